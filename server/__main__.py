@@ -1,0 +1,67 @@
+"""Command line: `python -m server` (serve), plus admin commands.
+
+    python -m server [serve] [--host H --port P ...]   run the server
+    python -m server users grant USERNAME ROLE          grant a privileged role
+    python -m server keys rotate-master NEW_KEY         re-wrap every room key with a new master key
+    python -m server keys rotate-signing                start signing tokens with a new key
+    python -m server translation install FILE... | list
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Sequence
+
+from .config import Settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv[0] if argv and not argv[0].startswith("-") else "serve"
+    rest = argv[1:] if argv and not argv[0].startswith("-") else argv
+    settings = Settings.from_env(argv=rest)
+    from .jsonlog import configure_logging
+
+    configure_logging(settings.log_level)
+    if command == "serve":
+        return serve(settings)
+    if command in ("users", "keys"):
+        from . import admin
+
+        return asyncio.run(admin.run(command, [a for a in rest if not a.startswith("--")], settings))
+    if command == "translation":
+        from .translation.cli import main as translation_main
+
+        return translation_main(rest, settings)
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+def serve(settings: Settings) -> int:
+    from aiohttp import web
+
+    from .app import build_app
+
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    app = build_app(settings)
+    print(f"MentalVerse Live is running: open {settings.public_url}/ in your browser.", file=sys.stderr, flush=True)
+    ssl_context = None
+    if settings.tls_cert:
+        import ssl
+
+        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_context.load_cert_chain(settings.tls_cert, settings.tls_key or None)
+    # run_app handles SIGINT/SIGTERM: on_shutdown closes sockets, cleanup_ctx closes the database.
+    web.run_app(app, host=settings.host, port=settings.port, ssl_context=ssl_context, print=None,
+                handle_signals=True, shutdown_timeout=10)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,133 @@
+"""Builds the whole application from one Settings object; tests build it the same way.
+
+Resources are created and closed in one place, in order, through aiohttp's cleanup_ctx.
+Features plug in through FEATURES: each module may expose ``router`` (Socket.IO events),
+``routes`` (HTTP) and ``lifespan(services)`` (an async context manager for its background work).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+from typing import AsyncIterator
+
+import socketio
+from aiohttp import web
+
+from . import http_api, messages, presence, rooms, wirejson
+from .auth import TokenService
+from .config import Settings
+from .connections import install_connection_handlers
+from .events import Dispatcher
+from .http_api import SERVICES, error_middleware
+from .keyring import Keyring, load_or_create_master_key
+from .messages import MessageService
+from .presence import Presence
+from .ratelimit import RateLimiter
+from .services import Services
+from .storage import Database
+from .users import UserService
+
+log = logging.getLogger("server.app")
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
+
+# Feature modules, in start order. Each may define `router`, `routes` and `lifespan`.
+FEATURES: tuple = (rooms, messages, presence)
+
+
+def build_sio(settings: Settings) -> socketio.AsyncServer:
+    manager = None
+    if settings.redis_url:
+        manager = socketio.AsyncRedisManager(settings.redis_url, channel=f"{settings.redis_prefix}:socketio")
+    return socketio.AsyncServer(
+        async_mode="aiohttp",
+        client_manager=manager,
+        json=wirejson,
+        cors_allowed_origins=list(settings.cors_origins) or None,
+        ping_interval=settings.ping_interval,
+        ping_timeout=settings.ping_timeout,
+        # Engine.IO closes the connection on a larger packet; our own (smaller) payload limit
+        # answers with a structured error first, so only truly abusive packets hit this one.
+        max_http_buffer_size=1_000_000,
+        logger=False,
+        engineio_logger=False,
+    )
+
+
+def build_services(settings: Settings) -> Services:
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.effective_database_url)
+    keyring = Keyring(load_or_create_master_key(settings.master_key, settings.data_path))
+    tokens = TokenService(db, keyring, settings.token_ttl_seconds)
+    services = Services(
+        settings=settings,
+        db=db,
+        keyring=keyring,
+        tokens=tokens,
+        users=UserService(db, tokens),
+        limiter=RateLimiter(settings.redis_url, settings.redis_prefix),
+        sio=build_sio(settings),
+    )
+    services.messages = MessageService(services)
+    services.presence = Presence(services)
+    services.dispatcher = Dispatcher(services)
+    return services
+
+
+def build_app(settings: Settings) -> web.Application:
+    services = build_services(settings)
+    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_payload_bytes)
+    app[SERVICES] = services
+    services.sio.attach(app)
+    install_connection_handlers(services)
+    app.router.add_routes(http_api.routes)
+    for feature in FEATURES:
+        if hasattr(feature, "router"):
+            services.dispatcher.include(feature.router)
+        if hasattr(feature, "routes"):
+            app.router.add_routes(feature.routes)
+    _add_static(app)
+    app.cleanup_ctx.append(_database_ctx)
+    for feature in FEATURES:
+        if hasattr(feature, "lifespan"):
+            app.cleanup_ctx.append(_feature_ctx(feature.lifespan))
+    app.on_shutdown.append(_close_sockets)
+    return app
+
+
+def _add_static(app: web.Application) -> None:
+    if (STATIC_DIR / "index.html").exists():
+        async def index(_request: web.Request) -> web.FileResponse:
+            return web.FileResponse(STATIC_DIR / "index.html")
+
+        app.router.add_get("/", index)
+        app.router.add_static("/static/", STATIC_DIR)
+    client = NODE_MODULES / "socket.io-client" / "dist"
+    if client.exists():
+        app.router.add_static("/vendor/socket.io/", client)
+
+
+async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
+    services = app[SERVICES]
+    await services.db.migrate()
+    log.info("database.ready", extra={"fields": {"dialect": "sqlite" if services.db.is_sqlite else "postgresql"}})
+    yield
+    await services.db.close()
+
+
+def _feature_ctx(lifespan):  # type: ignore[no-untyped-def]
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        async with lifespan(app[SERVICES]):
+            yield
+
+    return ctx
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """Graceful shutdown: tell every client goodbye so it reconnects elsewhere at once."""
+    sio = app[SERVICES].sio
+    with contextlib.suppress(Exception):
+        await sio.shutdown()

@@ -1,0 +1,116 @@
+"""The one configuration object.
+
+Every setting is read from an environment variable ``MV_<NAME>`` and may be overridden by the
+command-line option ``--<name>`` (underscores become dashes). Tests build the app from a
+``Settings`` made directly, so there is no other source of configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import platformdirs
+
+
+def _default_data_dir() -> str:
+    return platformdirs.user_data_dir("mentalverse-live", appauthor=False)
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: str = field(default_factory=_default_data_dir)
+    # Empty means "a SQLite file inside data_dir".
+    database_url: str = ""
+    # Empty means the in-process Socket.IO manager (single process).
+    redis_url: str = ""
+    # Prefix for every Redis key and channel, so several deployments (or test runs) share a server.
+    redis_prefix: str = "mv"
+    # base64url of 32 bytes; empty means "use (or create) data_dir/master.key".
+    master_key: str = ""
+    log_level: str = "INFO"
+    # Tokens
+    token_ttl_seconds: int = 12 * 3600
+    # Limits
+    max_body_chars: int = 4000
+    max_payload_bytes: int = 64 * 1024
+    # `limits` syntax ("N per M seconds" or "N/M seconds").
+    message_rate: str = "10/2 seconds"
+    connect_rate_per_ip: str = "60/minute"
+    # Engine.IO heartbeat: how fast a tab closed without goodbye is noticed (interval + timeout).
+    ping_interval: float = 25.0
+    ping_timeout: float = 20.0
+    # How long after sending a message its author may still edit it.
+    edit_window_seconds: int = 24 * 3600
+    # HTTP hardening
+    cors_origins: tuple[str, ...] = ()
+    tls_cert: str = ""
+    tls_key: str = ""
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_path / 'mentalverse.db'}"
+
+    @property
+    def public_url(self) -> str:
+        scheme = "https" if self.tls_cert else "http"
+        host = "[" + self.host + "]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}"
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, argv: Sequence[str] | None = None
+    ) -> "Settings":
+        """Environment first, then command-line options on top."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get("MV_" + f.name.upper())
+            if raw is not None:
+                values[f.name] = _coerce(f, raw)
+        if argv:
+            parser = argparse.ArgumentParser(add_help=False)
+            for f in fields(cls):
+                parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=None)
+            known, _ = parser.parse_known_args(list(argv))
+            for name, raw in vars(known).items():
+                if raw is not None:
+                    values[name] = _coerce(next(f for f in fields(cls) if f.name == name), raw)
+        return cls(**values)
+
+    def cli_help(self) -> str:
+        return "\n".join(
+            f"  --{f.name.replace('_', '-'):28} env MV_{f.name.upper()}" for f in fields(self)
+        )
+
+
+def _coerce(f: dataclasses.Field, raw: str) -> Any:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    if kind == "int":
+        return int(raw)
+    if kind == "float":
+        return float(raw)
+    if kind == "bool":
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if kind.startswith("tuple"):
+        return _csv(raw)
+    return raw

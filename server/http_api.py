@@ -1,0 +1,120 @@
+"""HTTP routes: health, sign-up and sign-in. Routes parse and call services; services decide."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable
+
+import orjson
+from aiohttp import web
+
+from . import __version__
+from .errors import AppError, InvalidPayload, NotFound, PayloadTooLarge, Unauthorized, internal_error
+from .users import Login, Registration
+from .validation import parse
+
+log = logging.getLogger("server.http")
+routes = web.RouteTableDef()
+SERVICES = web.AppKey("services", object)
+
+
+def json_response(data: dict[str, Any], status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+async def read_json(request: web.Request, schema: type) -> Any:
+    max_bytes = request.app[SERVICES].settings.max_payload_bytes
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
+    raw = await request.read()
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
+    try:
+        data = orjson.loads(raw) if raw else {}
+    except orjson.JSONDecodeError:
+        raise InvalidPayload("The request body is not valid JSON.") from None
+    return parse(schema, data, max_bytes=max_bytes)
+
+
+def bearer_token(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        raise Unauthorized("You are not signed in.")
+    return header[7:].strip()
+
+
+async def current_user(request: web.Request) -> Any:
+    return await request.app[SERVICES].users.authenticate(bearer_token(request))
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """Every HTTP failure has the same JSON shape as a Socket.IO error ack."""
+    try:
+        return await handler(request)
+    except AppError as exc:
+        return json_response(exc.to_wire(), exc.status)
+    except web.HTTPRequestEntityTooLarge:
+        return json_response(PayloadTooLarge("The request body is too large.").to_wire(), 413)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status, "http_error")
+        return json_response({"ok": False, "error": {"code": code, "message": exc.reason}}, exc.status)
+    except Exception:
+        log.exception("http.failed", extra={"fields": {"path": request.path}})
+        return json_response(internal_error(), 500)
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    if not await services.db.ping():
+        return json_response({"status": "unavailable", "version": __version__}, 503)
+    return json_response({"status": "ok", "version": __version__})
+
+
+@routes.post("/api/auth/register")
+async def register(request: web.Request) -> web.Response:
+    reg = await read_json(request, Registration)
+    user = await request.app[SERVICES].users.register(reg)
+    return json_response({"ok": True, "user": user.profile()}, 201)
+
+
+@routes.post("/api/auth/login")
+async def login(request: web.Request) -> web.Response:
+    creds = await read_json(request, Login)
+    services = request.app[SERVICES]
+    from .connections import client_ip
+
+    await services.limiter.check("20/minute", "login", client_ip({"aiohttp.request": request}), message="Too many sign-in attempts; please wait a minute.")
+    token, user = await services.users.login(creds)
+    return json_response({"ok": True, "token": token, "user": user.profile()})
+
+
+@routes.post("/api/auth/logout")
+async def logout(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    claims = await services.tokens.verify(bearer_token(request))
+    await services.tokens.revoke(claims)
+    return json_response({"ok": True})
+
+
+@routes.post("/api/auth/logout-all")
+async def logout_all(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    user = await current_user(request)
+    await services.users.end_all_sessions(user.id)
+    from .connections import disconnect_user
+
+    await disconnect_user(services, user.id)
+    return json_response({"ok": True})
+
+
+@routes.get("/api/me")
+async def me(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    return json_response({"ok": True, "user": user.profile()})
+
+
+__all__ = ["routes", "SERVICES", "json_response", "read_json", "current_user", "error_middleware", "NotFound"]

@@ -1,0 +1,107 @@
+"""Encryption at rest: a master key wraps one AES-256-GCM data key per room.
+
+Associated data binds every ciphertext to where it belongs (room id, message id), so a row
+copied to another room or message fails to decrypt instead of showing the wrong text. Deleting
+a room's wrapped key (crypto-shredding) makes all its messages unreadable, including backups.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+NONCE_BYTES = 12  # 96-bit random nonce, the size GCM is specified for
+KEY_BYTES = 32  # AES-256
+
+
+def decode_key(text: str) -> bytes:
+    raw = base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4))
+    if len(raw) != KEY_BYTES:
+        raise ValueError("A master key must be 32 bytes, base64url-encoded.")
+    return raw
+
+
+def encode_key(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def load_or_create_master_key(configured: str, data_dir: Path) -> bytes:
+    """The configured key wins; otherwise data_dir/master.key, created 0600 on first run."""
+    if configured:
+        return decode_key(configured)
+    path = data_dir / "master.key"
+    if path.exists():
+        return decode_key(path.read_text())
+    data_dir.mkdir(parents=True, exist_ok=True)
+    raw = os.urandom(KEY_BYTES)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(encode_key(raw) + "\n")
+    return raw
+
+
+def key_id(raw: bytes) -> str:
+    """A short public fingerprint, stored beside wrapped keys to tell which master wrapped them."""
+    return hashlib.sha256(b"mv-key-id:" + raw).hexdigest()[:16]
+
+
+@dataclass
+class Keyring:
+    master: bytes
+    _room_keys: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+    @property
+    def master_id(self) -> str:
+        return key_id(self.master)
+
+    def derive(self, purpose: str) -> bytes:
+        """Independent subkeys (e.g. token signing) so the master key itself signs nothing."""
+        return HKDF(algorithm=SHA256(), length=32, salt=None, info=purpose.encode()).derive(self.master)
+
+    def new_room_key(self, room_id: str) -> bytes:
+        """A fresh data key for a room, returned wrapped for storage."""
+        data_key = AESGCM.generate_key(bit_length=256)
+        self._room_keys[room_id] = data_key
+        return wrap_key(self.master, room_id, data_key)
+
+    def room_key(self, room_id: str, wrapped: bytes | None) -> bytes:
+        cached = self._room_keys.get(room_id)
+        if cached is not None:
+            return cached
+        if wrapped is None:
+            raise KeyError(f"room {room_id} has no key (shredded)")
+        data_key = unwrap_key(self.master, room_id, wrapped)
+        self._room_keys[room_id] = data_key
+        return data_key
+
+    def forget_room(self, room_id: str) -> None:
+        self._room_keys.pop(room_id, None)
+
+    def encrypt_body(self, data_key: bytes, room_id: str, message_id: str, body: str) -> tuple[bytes, bytes]:
+        nonce = os.urandom(NONCE_BYTES)
+        ciphertext = AESGCM(data_key).encrypt(nonce, body.encode("utf-8"), _message_aad(room_id, message_id))
+        return nonce, ciphertext
+
+    def decrypt_body(self, data_key: bytes, room_id: str, message_id: str, nonce: bytes, ciphertext: bytes) -> str:
+        return AESGCM(data_key).decrypt(nonce, ciphertext, _message_aad(room_id, message_id)).decode("utf-8")
+
+
+def _message_aad(room_id: str, message_id: str) -> bytes:
+    return f"mv-msg:{room_id}:{message_id}".encode()
+
+
+def wrap_key(master: bytes, room_id: str, data_key: bytes) -> bytes:
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + AESGCM(master).encrypt(nonce, data_key, f"mv-room-key:{room_id}".encode())
+
+
+def unwrap_key(master: bytes, room_id: str, wrapped: bytes) -> bytes:
+    return AESGCM(master).decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], f"mv-room-key:{room_id}".encode())

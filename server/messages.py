@@ -1,0 +1,278 @@
+"""Messages: durable, encrypted, exactly-once per client_id, gap-free seq, delivered in order.
+
+The send path, in order: check membership and limits; under the room's lock, allocate the next
+seq and insert the ciphertext in one transaction and commit (durable); run the before-fan-out
+hooks (crisis scanning); emit ``message:new`` to the room; only then ack. Emitting under the
+same lock keeps one process's fan-out in seq order; across processes, clients order by seq and
+fill any gap from ``message:history``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+import msgspec
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .errors import Forbidden, InvalidPayload, NotFound
+from .events import EventContext, EventRouter
+from .rooms import require_member, socket_room
+from .storage.models import Message, Room, new_id
+
+if TYPE_CHECKING:
+    from .services import Services
+    from .users import AuthUser
+
+log = logging.getLogger("server.messages")
+router = EventRouter()
+
+HISTORY_MAX_PAGE = 500
+
+
+class SendMessage(msgspec.Struct, forbid_unknown_fields=True):
+    room_id: str
+    client_id: str
+    body: str
+    language: str = ""
+
+
+class EditMessage(msgspec.Struct, forbid_unknown_fields=True):
+    room_id: str
+    message_id: str
+    body: str
+
+
+class DeleteMessage(msgspec.Struct, forbid_unknown_fields=True):
+    room_id: str
+    message_id: str
+
+
+class History(msgspec.Struct, forbid_unknown_fields=True):
+    room_id: str
+    after_seq: int | None = None
+    before_seq: int | None = None
+    limit: int = 50
+
+
+@dataclass
+class SentMessage:
+    """What a before-fan-out hook sees: the stored message, its plaintext and who sent it."""
+
+    room: Room
+    view: dict[str, Any]
+    body: str
+    sender: "AuthUser"
+
+
+FanoutHook = Callable[["Services", SentMessage], Awaitable[None]]
+
+
+def message_view(room_id: str, row: Message, body: str | None) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "seq": row.seq,
+        "room_id": room_id,
+        "sender_id": row.sender_id,
+        "client_id": row.client_id,
+        "body": body,
+        "language": row.language,
+        "kind": row.kind,
+        "created_at": row.created_at.isoformat(),
+        "edited_at": row.edited_at.isoformat() if row.edited_at else None,
+        "deleted": row.deleted_at is not None,
+    }
+
+
+class MessageService:
+    def __init__(self, services: "Services") -> None:
+        self.services = services
+        self._room_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.before_fanout: list[FanoutHook] = []
+
+    def _validate_body(self, body: str) -> str:
+        if not body.strip():
+            raise InvalidPayload("A message cannot be empty.", code="empty_body")
+        if len(body) > self.services.settings.max_body_chars:
+            raise InvalidPayload(
+                f"The message is too long (at most {self.services.settings.max_body_chars} characters).", code="body_too_long"
+            )
+        return body
+
+    def decrypt(self, room: Room, row: Message) -> str | None:
+        if row.ciphertext is None or row.nonce is None:
+            return None
+        key = self.services.keyring.room_key(room.id, room.wrapped_key)
+        return self.services.keyring.decrypt_body(key, room.id, row.id, row.nonce, row.ciphertext)
+
+    async def send(self, sender: "AuthUser", p: SendMessage, *, kind: str = "text") -> dict[str, Any]:
+        body = self._validate_body(p.body)
+        if not 1 <= len(p.client_id) <= 64:
+            raise InvalidPayload("client_id has 1 to 64 characters.")
+        services = self.services
+        async with self._room_locks[p.room_id]:
+            stored = await self._store(sender, p, body, kind)
+            if stored is None:
+                return await self._existing(sender, p)
+            room, view = stored
+            sent = SentMessage(room, view, body, sender)
+            for hook in self.before_fanout:
+                try:
+                    await hook(services, sent)
+                except Exception:
+                    # A failing hook must not lose or block the message; it is logged loudly.
+                    log.exception("message.hook_failed", extra={"fields": {"room_id": room.id}})
+            await services.sio.emit("message:new", view, to=socket_room(room.id))
+        return view
+
+    async def _store(self, sender: "AuthUser", p: SendMessage, body: str, kind: str) -> tuple[Room, dict[str, Any]] | None:
+        """Insert in one transaction; None when this client_id was already stored (a retry)."""
+        services = self.services
+        try:
+            async with services.db.transaction() as s:
+                room, membership = await require_member(s, p.room_id, sender.id)
+                if membership.muted_until is not None and membership.muted_until > datetime.now(timezone.utc):
+                    raise Forbidden("You are muted in this room for now.", code="muted")
+                existing = await s.scalar(
+                    select(Message.id).where(
+                        Message.room_id == room.id, Message.sender_id == sender.id, Message.client_id == p.client_id
+                    )
+                )
+                if existing is not None:
+                    return None
+                await services.limiter.check(
+                    services.settings.message_rate, "messages", sender.id,
+                    message="You are sending messages too fast. Please wait a moment.",
+                )
+                seq = await s.scalar(
+                    update(Room).where(Room.id == room.id).values(last_seq=Room.last_seq + 1).returning(Room.last_seq)
+                )
+                message_id = new_id()
+                key = services.keyring.room_key(room.id, room.wrapped_key)
+                nonce, ciphertext = services.keyring.encrypt_body(key, room.id, message_id, body)
+                row = Message(
+                    id=message_id, room_id=room.id, seq=seq, sender_id=sender.id, client_id=p.client_id,
+                    nonce=nonce, ciphertext=ciphertext, language=p.language[:8], kind=kind,
+                    created_at=datetime.now(timezone.utc),
+                )
+                s.add(row)
+                room.last_seq = seq
+            return room, message_view(room.id, row, body)
+        except IntegrityError:
+            # Another process stored the same client_id first; the transaction (and its seq) rolled back.
+            return None
+
+    async def _existing(self, sender: "AuthUser", p: SendMessage) -> dict[str, Any]:
+        async with self.services.db.transaction() as s:
+            room, _m = await require_member(s, p.room_id, sender.id)
+            row = await s.scalar(
+                select(Message).where(Message.room_id == room.id, Message.sender_id == sender.id, Message.client_id == p.client_id)
+            )
+            if row is None:
+                raise NotFound("The message could not be found.")
+            return message_view(room.id, row, self.decrypt(room, row))
+
+    async def edit(self, user: "AuthUser", p: EditMessage) -> dict[str, Any]:
+        body = self._validate_body(p.body)
+        services = self.services
+        async with self._room_locks[p.room_id]:
+            async with services.db.transaction() as s:
+                room, _m = await require_member(s, p.room_id, user.id)
+                row = await _message_in_room(s, room.id, p.message_id)
+                if row.sender_id != user.id:
+                    raise Forbidden("Only the author can edit a message.")
+                if row.deleted_at is not None:
+                    raise InvalidPayload("A deleted message cannot be edited.", code="message_deleted")
+                if datetime.now(timezone.utc) - _aware(row.created_at) > timedelta(seconds=services.settings.edit_window_seconds):
+                    raise Forbidden("This message is too old to edit.", code="edit_window_closed")
+                key = services.keyring.room_key(room.id, room.wrapped_key)
+                row.nonce, row.ciphertext = services.keyring.encrypt_body(key, room.id, row.id, body)
+                row.edited_at = datetime.now(timezone.utc)
+                view = message_view(room.id, row, body)
+            await services.sio.emit("message:edited", view, to=socket_room(room.id))
+        return view
+
+    async def delete(self, user: "AuthUser", p: DeleteMessage, *, moderator: bool = False) -> dict[str, Any]:
+        """The body is removed from storage; a tombstone keeps the seq so history stays gap-free."""
+        services = self.services
+        async with self._room_locks[p.room_id]:
+            async with services.db.transaction() as s:
+                room, membership = await require_member(s, p.room_id, user.id)
+                row = await _message_in_room(s, room.id, p.message_id)
+                if row.sender_id != user.id and not (moderator or membership.role in ("leader", "co-leader")):
+                    raise Forbidden("Only the author can delete a message.")
+                row.nonce = None
+                row.ciphertext = None
+                row.deleted_at = datetime.now(timezone.utc)
+                if row.sender_id != user.id:
+                    from .audit import record_audit
+
+                    await record_audit(s, user.id, "message.delete", room_id=room.id, target_id=row.id)
+                view = message_view(room.id, row, None)
+            await services.sio.emit("message:deleted", {"room_id": room.id, "message_id": row.id, "seq": row.seq}, to=socket_room(room.id))
+        return view
+
+
+async def _message_in_room(s: AsyncSession, room_id: str, message_id: str) -> Message:
+    row = await s.get(Message, message_id) if len(message_id) <= 64 else None
+    if row is None or row.room_id != room_id:
+        raise NotFound("No such message in this room.")
+    return row
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+async def history_page(
+    services: "Services", room_id: str, *, after_seq: int | None, before_seq: int | None, limit: int
+) -> dict[str, Any]:
+    """Messages after (ascending) or before (the newest first, returned ascending) a seq."""
+    if not 1 <= limit <= HISTORY_MAX_PAGE:
+        raise InvalidPayload(f"limit is between 1 and {HISTORY_MAX_PAGE}.")
+    async with services.db.transaction() as s:
+        room = await s.get(Room, room_id)
+        query = select(Message).where(Message.room_id == room_id)
+        if after_seq is not None:
+            query = query.where(Message.seq > after_seq).order_by(Message.seq).limit(limit + 1)
+        else:
+            if before_seq is not None:
+                query = query.where(Message.seq < before_seq)
+            query = query.order_by(Message.seq.desc()).limit(limit + 1)
+        rows = list(await s.scalars(query))
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    if after_seq is None:
+        rows.reverse()
+    chat = services.messages
+    return {"messages": [message_view(room_id, r, chat.decrypt(room, r)) for r in rows], "has_more": has_more}
+
+
+@router.on("message:send", SendMessage, ordered=True)
+async def on_send(ctx: EventContext, p: SendMessage) -> dict[str, Any]:
+    return {"message": await ctx.services.messages.send(ctx.user, p)}
+
+
+@router.on("message:edit", EditMessage, ordered=True)
+async def on_edit(ctx: EventContext, p: EditMessage) -> dict[str, Any]:
+    return {"message": await ctx.services.messages.edit(ctx.user, p)}
+
+
+@router.on("message:delete", DeleteMessage, ordered=True)
+async def on_delete(ctx: EventContext, p: DeleteMessage) -> dict[str, Any]:
+    return {"message": await ctx.services.messages.delete(ctx.user, p)}
+
+
+@router.on("message:history", History)
+async def on_history(ctx: EventContext, p: History) -> dict[str, Any]:
+    if p.after_seq is not None and p.before_seq is not None:
+        raise InvalidPayload("Give after_seq or before_seq, not both.")
+    async with ctx.services.db.transaction() as s:
+        await require_member(s, p.room_id, ctx.user.id)
+    return await history_page(ctx.services, p.room_id, after_seq=p.after_seq, before_seq=p.before_seq, limit=p.limit)

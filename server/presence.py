@@ -1,0 +1,96 @@
+"""Presence, typing indicators and read receipts: the small live signals around a conversation.
+
+Presence counts a user's open connections; the user is online while the count is above zero.
+A tab closed without goodbye is noticed by the Engine.IO heartbeat (ping interval + timeout),
+after which the disconnect handler runs like any other.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from sqlalchemy import select
+
+from .events import EventContext, EventRouter
+from .rooms import require_member, socket_room
+from .storage.models import Membership
+
+if TYPE_CHECKING:
+    from .services import Services
+    from .users import AuthUser
+
+router = EventRouter()
+
+
+class RoomOnly(msgspec.Struct, forbid_unknown_fields=True):
+    room_id: str
+
+
+class ReadReceipt(msgspec.Struct, forbid_unknown_fields=True):
+    room_id: str
+    seq: int
+
+
+class Presence:
+    """Who is online, as seen by this process; the Redis-backed variant shares it across processes."""
+
+    def __init__(self, services: "Services") -> None:
+        self.services = services
+        self._connections: Counter[str] = Counter()
+
+    async def connected(self, user: "AuthUser") -> None:
+        self._connections[user.id] += 1
+        if self._connections[user.id] == 1:
+            await self._broadcast(user.id, True)
+
+    async def disconnected(self, user: "AuthUser") -> None:
+        self._connections[user.id] -= 1
+        if self._connections[user.id] <= 0:
+            del self._connections[user.id]
+            await self._broadcast(user.id, False)
+
+    def is_online(self, user_id: str) -> bool:
+        return self._connections.get(user_id, 0) > 0
+
+    async def _broadcast(self, user_id: str, online: bool) -> None:
+        async with self.services.db.transaction() as s:
+            room_ids = list(await s.scalars(select(Membership.room_id).where(Membership.user_id == user_id)))
+        for room_id in room_ids:
+            await self.services.sio.emit("presence", {"room_id": room_id, "user_id": user_id, "online": online}, to=socket_room(room_id))
+
+    async def announce_to_caller(self, ctx: EventContext, room_id: str) -> None:
+        async with self.services.db.transaction() as s:
+            ids = list(await s.scalars(select(Membership.user_id).where(Membership.room_id == room_id)))
+        await ctx.emit_to_caller("presence:state", {"room_id": room_id, "online": [i for i in ids if self.is_online(i)]})
+
+
+@router.on("typing:start", RoomOnly)
+async def on_typing_start(ctx: EventContext, p: RoomOnly) -> dict[str, Any]:
+    return await _typing(ctx, p.room_id, True)
+
+
+@router.on("typing:stop", RoomOnly)
+async def on_typing_stop(ctx: EventContext, p: RoomOnly) -> dict[str, Any]:
+    return await _typing(ctx, p.room_id, False)
+
+
+async def _typing(ctx: EventContext, room_id: str, typing: bool) -> dict[str, Any]:
+    async with ctx.services.db.transaction() as s:
+        await require_member(s, room_id, ctx.user.id)
+    await ctx.services.sio.emit(
+        "typing", {"room_id": room_id, "user_id": ctx.user.id, "typing": typing}, to=socket_room(room_id), skip_sid=ctx.sid
+    )
+    return {}
+
+
+@router.on("receipt:read", ReadReceipt, ordered=True)
+async def on_receipt_read(ctx: EventContext, p: ReadReceipt) -> dict[str, Any]:
+    """Read position only moves forward, and never past the newest message."""
+    async with ctx.services.db.transaction() as s:
+        room, membership = await require_member(s, p.room_id, ctx.user.id)
+        seq = max(membership.last_read_seq, min(p.seq, room.last_seq))
+        membership.last_read_seq = seq
+    await ctx.services.sio.emit("receipt:read", {"room_id": p.room_id, "user_id": ctx.user.id, "seq": seq}, to=socket_room(p.room_id))
+    return {"seq": seq}

@@ -1,0 +1,40 @@
+"""Rate limits on top of the `limits` library: in memory for one process, in Redis when several
+processes must share counters (so a user cannot multiply their quota by reconnecting elsewhere)."""
+
+from __future__ import annotations
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from .errors import RateLimited
+
+
+class RateLimiter:
+    def __init__(self, redis_url: str = "", prefix: str = "mv") -> None:
+        storage: Storage
+        if redis_url:
+            storage = RedisStorage(
+                redis_url.replace("redis://", "async+redis://", 1) if redis_url.startswith("redis://") else redis_url,
+                implementation="redispy",
+                key_prefix=f"{prefix}:limits",
+            )
+        else:
+            storage = MemoryStorage()
+        self.storage = storage
+        self._strategy = MovingWindowRateLimiter(storage)
+        self._items: dict[str, RateLimitItem] = {}
+
+    def _item(self, rule: str) -> RateLimitItem:
+        item = self._items.get(rule)
+        if item is None:
+            item = self._items[rule] = parse(rule)
+        return item
+
+    async def hit(self, rule: str, *identifiers: str) -> bool:
+        return await self._strategy.hit(self._item(rule), *identifiers)
+
+    async def check(self, rule: str, *identifiers: str, message: str) -> None:
+        """Count one hit; raise RateLimited (with the retry hint) when the rule is exceeded."""
+        if not await self.hit(rule, *identifiers):
+            raise RateLimited(message, details={"limit": rule})

@@ -1,0 +1,171 @@
+"""Rooms and memberships: who may be where. Every read of a room goes through ``require_member``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .audit import record_audit
+from .errors import Forbidden, InvalidPayload, NotFound
+from .events import EventContext, EventRouter
+from .storage.models import Membership, Room, User, new_id
+
+if TYPE_CHECKING:
+    from .services import Services
+
+router = EventRouter()
+
+ROOM_CREATE_RATE = "20/hour"
+# Roles allowed to open group rooms; group membership rules live in the groups feature.
+GROUP_CREATOR_ROLES = ("leader", "admin")
+
+
+def socket_room(room_id: str) -> str:
+    """The Socket.IO room that carries a chat room's live events."""
+    return f"room:{room_id}"
+
+
+def user_room(user_id: str) -> str:
+    """The Socket.IO room that reaches every connection of one user."""
+    return f"user:{user_id}"
+
+
+class CreateRoom(msgspec.Struct, forbid_unknown_fields=True):
+    kind: Literal["direct", "group"]
+    member_ids: list[str]
+    title: str = ""
+
+
+class RoomRef(msgspec.Struct, forbid_unknown_fields=True):
+    room_id: str
+    # Last seq the client has seen; when given, the ack carries what it missed.
+    last_seq: int | None = None
+
+
+class FindUser(msgspec.Struct, forbid_unknown_fields=True):
+    username: str
+
+
+async def require_member(session: AsyncSession, room_id: str, user_id: str) -> tuple[Room, Membership]:
+    """The room and the caller's membership, or one error that does not reveal whether the room exists."""
+    if not isinstance(room_id, str) or len(room_id) > 64:
+        raise NotFound("That room does not exist or you are not a member.")
+    membership = await session.get(Membership, (room_id, user_id))
+    room = await session.get(Room, room_id) if membership else None
+    if membership is None or room is None:
+        raise Forbidden("That room does not exist or you are not a member.")
+    return room, membership
+
+
+async def member_ids(session: AsyncSession, room_id: str) -> list[str]:
+    return list(await session.scalars(select(Membership.user_id).where(Membership.room_id == room_id)))
+
+
+async def room_view(session: AsyncSession, room: Room) -> dict[str, Any]:
+    rows = await session.execute(
+        select(User.id, User.username, User.display_name, User.role, Membership.role, Membership.last_read_seq)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.room_id == room.id)
+        .order_by(Membership.joined_at)
+    )
+    return {
+        "id": room.id,
+        "kind": room.kind,
+        "title": room.title,
+        "last_seq": room.last_seq,
+        "safety_monitoring": room.safety_monitoring,
+        "settings": room.settings or {},
+        "created_at": room.created_at.isoformat(),
+        "members": [
+            {"id": uid, "username": uname, "display_name": dname, "role": urole, "room_role": mrole, "last_read_seq": lrs}
+            for uid, uname, dname, urole, mrole, lrs in rows
+        ],
+    }
+
+
+async def create_room(
+    services: "Services", creator_id: str, kind: str, title: str, other_ids: list[str], *, creator_role: str = "member"
+) -> dict[str, Any]:
+    """Creates the room with its own data key; the creator is a member."""
+    wanted = list(dict.fromkeys(i for i in other_ids if i != creator_id))
+    if kind == "direct" and len(wanted) != 1:
+        raise InvalidPayload("A direct room has exactly one other member.")
+    if len(title) > 200:
+        raise InvalidPayload("A room title has at most 200 characters.")
+    async with services.db.transaction() as s:
+        found = set(await s.scalars(select(User.id).where(User.id.in_(wanted)))) if wanted else set()
+        if len(found) != len(wanted):
+            raise NotFound("One of those people does not exist.")
+        room_id = new_id()
+        room = Room(
+            id=room_id,
+            kind=kind,
+            title=title.strip(),
+            created_by=creator_id,
+            wrapped_key=services.keyring.new_room_key(room_id),
+            master_key_id=services.keyring.master_id,
+            safety_monitoring=True,
+            settings={},
+        )
+        s.add(room)
+        await s.flush()
+        s.add(Membership(room_id=room_id, user_id=creator_id, role=creator_role))
+        for uid in wanted:
+            s.add(Membership(room_id=room_id, user_id=uid, role="member"))
+        await record_audit(s, creator_id, "room.create", room_id=room_id, detail={"kind": kind, "members": len(wanted) + 1})
+        await s.flush()
+        view = await room_view(s, room)
+    for uid in [creator_id, *wanted]:
+        await services.sio.emit("room:added", {"room": view}, to=user_room(uid))
+    return view
+
+
+@router.on("room:create", CreateRoom)
+async def on_room_create(ctx: EventContext, p: CreateRoom) -> dict[str, Any]:
+    if p.kind == "group" and ctx.user.role not in GROUP_CREATOR_ROLES:
+        raise Forbidden("Only group leaders can open group rooms.")
+    await ctx.services.limiter.check(ROOM_CREATE_RATE, "room-create", ctx.user.id, message="You have created many rooms recently; please wait.")
+    creator_role = "leader" if p.kind == "group" else "member"
+    return {"room": await create_room(ctx.services, ctx.user.id, p.kind, p.title, p.member_ids, creator_role=creator_role)}
+
+
+@router.on("room:list")
+async def on_room_list(ctx: EventContext, _p: Any) -> dict[str, Any]:
+    async with ctx.services.db.transaction() as s:
+        rooms = await s.scalars(
+            select(Room).join(Membership, Membership.room_id == Room.id).where(Membership.user_id == ctx.user.id).order_by(Room.created_at)
+        )
+        return {"rooms": [await room_view(s, r) for r in rooms]}
+
+
+@router.on("room:join", RoomRef)
+async def on_room_join(ctx: EventContext, p: RoomRef) -> dict[str, Any]:
+    """Subscribe this connection to the room's live events; with last_seq, also replay the gap."""
+    from .messages import history_page
+
+    async with ctx.services.db.transaction() as s:
+        room, _m = await require_member(s, p.room_id, ctx.user.id)
+        view = await room_view(s, room)
+    # Enter before reading the gap, so nothing falls between the replay and the live stream.
+    await ctx.services.sio.enter_room(ctx.sid, socket_room(room.id), namespace=ctx.namespace)
+    result: dict[str, Any] = {"room": view, "last_seq": view["last_seq"]}
+    if p.last_seq is not None:
+        result.update(await history_page(ctx.services, room.id, after_seq=p.last_seq, before_seq=None, limit=500))
+    await ctx.services.presence.announce_to_caller(ctx, room.id)
+    return result
+
+
+@router.on("room:leave_view", RoomRef)
+async def on_room_leave_view(ctx: EventContext, p: RoomRef) -> dict[str, Any]:
+    """Stop live events for this connection (closing the view); membership is unchanged."""
+    await ctx.services.sio.leave_room(ctx.sid, socket_room(p.room_id), namespace=ctx.namespace)
+    return {}
+
+
+@router.on("user:find", FindUser)
+async def on_user_find(ctx: EventContext, p: FindUser) -> dict[str, Any]:
+    user = await ctx.services.users.find_by_username(p.username)
+    return {"user": user.public()}

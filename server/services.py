@@ -1,0 +1,31 @@
+"""The services of one server process, built once from Settings and reached through the app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import socketio
+
+from .auth import TokenService
+from .config import Settings
+from .keyring import Keyring
+from .ratelimit import RateLimiter
+from .storage import Database
+from .users import UserService
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    keyring: Keyring
+    tokens: TokenService
+    users: UserService
+    limiter: RateLimiter
+    sio: socketio.AsyncServer
+    # Filled in by the features when the app is built (see server/app.py FEATURES).
+    messages: Any = None
+    presence: Any = None
+    dispatcher: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)

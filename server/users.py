@@ -1,0 +1,179 @@
+"""Accounts: registration, sign-in, roles, bans. Policy lives here; routes only call it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from .audit import record_audit
+from .auth import DUMMY_HASH, ROLES, SELF_SERVICE_ROLES, TokenService, hash_password, verify_password
+from .errors import Conflict, Forbidden, InvalidPayload, NotFound, Unauthorized
+from .storage import Database
+from .storage.models import User
+
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,31}$")
+LANGUAGE_RE = re.compile(r"^[a-z]{2,3}$")
+
+
+class Registration(msgspec.Struct, forbid_unknown_fields=True):
+    username: str
+    password: str
+    display_name: str
+    role: str = "mentee"
+    languages: list[str] = []
+    locale: str = "en"
+    country: str = ""
+    timezone: str = "UTC"
+
+
+class Login(msgspec.Struct, forbid_unknown_fields=True):
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
+class AuthUser:
+    """What a connection knows about its user; refreshed from the database at every connect."""
+
+    id: str
+    username: str
+    display_name: str
+    role: str
+    locale: str = "en"
+    country: str = ""
+    timezone: str = "UTC"
+    languages: tuple[str, ...] = field(default_factory=tuple)
+    translate_messages: bool = False
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "username": self.username, "display_name": self.display_name, "role": self.role}
+
+    def profile(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["languages"] = list(self.languages)
+        return data
+
+
+def auth_user(row: User) -> AuthUser:
+    return AuthUser(
+        id=row.id,
+        username=row.username,
+        display_name=row.display_name,
+        role=row.role,
+        locale=row.locale,
+        country=row.country,
+        timezone=row.timezone,
+        languages=tuple(row.languages or ()),
+        translate_messages=row.translate_messages,
+    )
+
+
+def _validate_registration(reg: Registration) -> None:
+    from zoneinfo import available_timezones
+
+    reg.username = reg.username.strip().lower()
+    if not USERNAME_RE.match(reg.username):
+        raise InvalidPayload("A username has 3–32 characters: letters, digits, '.', '_' or '-'.", code="invalid_username")
+    if not 10 <= len(reg.password) <= 256:
+        raise InvalidPayload("A password has 10 to 256 characters.", code="weak_password")
+    reg.display_name = reg.display_name.strip()
+    if not 1 <= len(reg.display_name) <= 100:
+        raise InvalidPayload("A display name has 1 to 100 characters.")
+    if reg.role not in SELF_SERVICE_ROLES:
+        raise Forbidden("You can register as a mentee or a mentor; other roles are granted by an administrator.")
+    if len(reg.languages) > 10 or not all(LANGUAGE_RE.match(lang) for lang in reg.languages):
+        raise InvalidPayload("Languages are ISO 639 codes such as 'en' or 'es'.")
+    if reg.timezone not in available_timezones():
+        raise InvalidPayload("The time zone must be an IANA name such as 'Europe/Madrid'.")
+    if reg.country and not re.fullmatch(r"[A-Z]{2}", reg.country.upper()):
+        raise InvalidPayload("The country is a two-letter code such as 'US'.")
+    reg.country = reg.country.upper()
+    if not re.fullmatch(r"[a-z]{2,3}(?:[_-][A-Za-z]{2,4})?", reg.locale):
+        raise InvalidPayload("The locale looks like 'en' or 'es_MX'.")
+
+
+class UserService:
+    def __init__(self, db: Database, tokens: TokenService) -> None:
+        self.db = db
+        self.tokens = tokens
+
+    async def register(self, reg: Registration) -> AuthUser:
+        _validate_registration(reg)
+        password_hash = await hash_password(reg.password)
+        try:
+            async with self.db.transaction() as s:
+                row = User(
+                    username=reg.username,
+                    password_hash=password_hash,
+                    display_name=reg.display_name,
+                    role=reg.role,
+                    languages=reg.languages or [reg.locale[:2]],
+                    locale=reg.locale,
+                    country=reg.country,
+                    timezone=reg.timezone,
+                )
+                s.add(row)
+        except IntegrityError:
+            raise Conflict("That username is taken.", code="username_taken") from None
+        return auth_user(row)
+
+    async def login(self, login: Login) -> tuple[str, AuthUser]:
+        async with self.db.transaction() as s:
+            row = await s.scalar(select(User).where(User.username == login.username.strip().lower()))
+        ok = await verify_password(row.password_hash if row else DUMMY_HASH, login.password)
+        if row is None or not ok:
+            raise Unauthorized("Wrong username or password.", code="bad_credentials")
+        if row.banned:
+            raise Forbidden("This account is suspended.", code="banned")
+        token, _exp = await self.tokens.issue(row.id, row.token_epoch)
+        return token, auth_user(row)
+
+    async def authenticate(self, token: Any) -> AuthUser:
+        """A valid, unrevoked token of a current, unbanned user; else Unauthorized."""
+        claims = await self.tokens.verify(token)
+        async with self.db.transaction() as s:
+            row = await s.get(User, claims.user_id)
+        if row is None or row.banned or row.token_epoch != claims.epoch:
+            raise Unauthorized("Your session has ended; please sign in again.")
+        return auth_user(row)
+
+    async def get(self, user_id: str) -> AuthUser:
+        async with self.db.transaction() as s:
+            row = await s.get(User, user_id)
+        if row is None:
+            raise NotFound("No such user.")
+        return auth_user(row)
+
+    async def find_by_username(self, username: str) -> AuthUser:
+        async with self.db.transaction() as s:
+            row = await s.scalar(select(User).where(User.username == username.strip().lower()))
+        if row is None:
+            raise NotFound("No such user.")
+        return auth_user(row)
+
+    async def grant_role(self, username: str, role: str, *, actor_id: str | None = None) -> AuthUser:
+        if role not in ROLES:
+            raise InvalidPayload(f"Unknown role {role!r}; roles are {', '.join(ROLES)}.")
+        async with self.db.transaction() as s:
+            row = await s.scalar(select(User).where(User.username == username.strip().lower()))
+            if row is None:
+                raise NotFound("No such user.")
+            row.role = role
+            await record_audit(s, actor_id, "user.grant_role", target_id=row.id, detail={"role": role})
+        return auth_user(row)
+
+    async def end_all_sessions(self, user_id: str, *, ban: bool = False, actor_id: str | None = None) -> None:
+        """Log out everywhere (and optionally ban): every existing token stops working."""
+        async with self.db.transaction() as s:
+            row = await s.get(User, user_id, with_for_update=True)
+            if row is None:
+                raise NotFound("No such user.")
+            row.token_epoch += 1
+            if ban:
+                row.banned = True
+            await record_audit(s, actor_id or user_id, "user.ban" if ban else "user.logout_all", target_id=user_id)
