@@ -1,0 +1,40 @@
+"""Command line: ``python -m crisis scan [--lang LANG]`` grades one message per stdin line.
+
+Writes one JSON object per line (tier, language, matches, reasons, …) so moderators and
+clinicians can run the detector over exported chat without writing code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import orjson
+
+from crisis.detector import detect
+
+
+def scan(language: str | None, trust_language: bool) -> int:
+    """Grade each stdin line; empty lines are echoed as tier 0 so output lines match input lines."""
+    out = sys.stdout.buffer
+    for line in sys.stdin:
+        message = line.rstrip("\n")
+        result = detect(message, language, trust_language=trust_language).to_dict()
+        out.write(orjson.dumps(result) + b"\n")
+    out.flush()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m crisis", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    scan_parser = commands.add_parser("scan", help="grade one message per stdin line, JSON lines out")
+    scan_parser.add_argument("--lang", default=None, help="caller's language hint (e.g. en, es, fr)")
+    scan_parser.add_argument("--trust-lang", action="store_true",
+                             help="use --lang as is, without identifying longer messages")
+    args = parser.parse_args(argv)
+    return scan(args.lang, args.trust_lang)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
