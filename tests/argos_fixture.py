@@ -19,7 +19,7 @@ How the weights work (model width ``3 * H``, one layer, one head):
 * Projection row of target word ``w`` = sum of identities of the source words mapping to ``w``.
   Unknown words map to ``<unk>`` and CTranslate2's ``replace_unknowns`` copies the source piece.
 
-Run ``python tests/argos_fixture.py OUT_DIR`` to write the packages somewhere by hand.
+Run ``python -m tests.argos_fixture OUT_DIR`` to write the packages somewhere by hand.
 """
 
 from __future__ import annotations
@@ -48,6 +48,9 @@ WORDS = {
           "parler plus_tard ce_soir aide moi s'il_vous_plaît oui non il est",
 }
 
+# The word-level tokenizer keeps punctuation on its word: "friend." is a word of its own.
+PUNCTUATION = ".,?!"
+
 DEFAULT_PAIRS: tuple[tuple[str, str], ...] = (("en", "es"), ("es", "en"), ("fr", "en"))
 
 HIDDEN = 128  # H above: width of each of the three subspaces
@@ -57,21 +60,22 @@ SEED = 20261101
 
 
 def dictionary(from_code: str, to_code: str) -> dict[str, str]:
-    """Word-for-word dictionary from one fixture language to another."""
-    source, target = WORDS[from_code].split(), WORDS[to_code].split()
-    return dict(zip(source, target))
+    """Word-for-word dictionary from one fixture language to another (with punctuation)."""
+    pairs = dict(zip(WORDS[from_code].split(), WORDS[to_code].split()))
+    return {s + mark: t + mark for s, t in pairs.items() for mark in ("", *PUNCTUATION)}
 
 
 def _train_sentencepiece() -> bytes:
     """A word-level SentencePiece model over every fixture word (one vocabulary for all)."""
-    sentences = [WORDS[code] for code in sorted(WORDS)]
+    sentences = [" ".join(word + mark for word in WORDS[code].split())
+                 for code in sorted(WORDS) for mark in ("", *PUNCTUATION)]
     vocabulary = {word for sentence in sentences for word in sentence.split()}
     model = io.BytesIO()
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(sentences * 3),
         model_writer=model,
         model_type="word",
-        vocab_size=len(vocabulary) + 3,
+        vocab_size=len(vocabulary) + 64,  # a ceiling: keep every word
         character_coverage=1.0,
         hard_vocab_limit=False,
         minloglevel=2,

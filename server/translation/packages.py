@@ -6,6 +6,7 @@ so every entry point here sets the variables from ``Settings`` and only then imp
 
 from __future__ import annotations
 
+import logging
 import os
 import zipfile
 from dataclasses import dataclass
@@ -51,6 +52,8 @@ def argos_package_module(settings: Settings) -> ModuleType:
     os.environ["ARGOS_CHUNK_TYPE"] = "MINISBD"
     import argostranslate.package
 
+    # argostranslate logs every text it translates at INFO; chat messages must not reach logs.
+    logging.getLogger("argostranslate.utils").setLevel(logging.WARNING)
     return argostranslate.package
 
 
