@@ -174,6 +174,7 @@ def _grade(hits: list[_Hit], words: list[str], tokens: list[Token], lexicons: li
             reasons.append(f"figurative use only: \"{figurative[0].entry.phrase}\"")
         return Detection(0, lang, (), tuple(reasons), harassment=harassment, language_source=source, text=text)
 
+    risk = [h for h in risk if not _inside_stronger(h, risk)]
     risk.sort(key=lambda h: (h.tier, h.entry.length), reverse=True)
     tier = risk[0].tier
     affirmed = [h for h in risk if not h.negated]
@@ -204,6 +205,12 @@ def _grade(hits: list[_Hit], words: list[str], tokens: list[Token], lexicons: li
     return Detection(tier, lang, tuple(dict.fromkeys(matches)), tuple(reasons), negated=negated,
                      harassment=harassment, language_source=source, text=text,
                      span=_span_chars(tokens, risk[0]))
+
+
+def _inside_stronger(hit: _Hit, others: list[_Hit]) -> bool:
+    """"quiero morir" inside "me quiero morir" adds nothing: report the longer phrase only."""
+    return any(o is not hit and o.first <= hit.first and hit.last <= o.last and o.entry.length > hit.entry.length
+               and o.tier >= hit.tier for o in others)
 
 
 def _span_chars(tokens: list[Token], hit: _Hit) -> tuple[int, int] | None:
