@@ -1,8 +1,9 @@
 """Builds the whole application from one Settings object; tests build it the same way.
 
 Resources are created and closed in one place, in order, through aiohttp's cleanup_ctx.
-Features plug in through FEATURES: each module may expose ``router`` (Socket.IO events),
-``routes`` (HTTP) and ``lifespan(services)`` (an async context manager for its background work).
+Features plug in through FEATURES: each module may expose ``setup(services)`` (build its
+service objects, run once at build time), ``router`` (Socket.IO events), ``routes`` (HTTP) and
+``lifespan(services)`` (an async context manager for its background work).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ log = logging.getLogger("server.app")
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
 
-# Feature modules, in start order. Each may define `router`, `routes` and `lifespan`.
+# Feature modules, in start order. Each may define `setup`, `router`, `routes` and `lifespan`.
 FEATURES: tuple = (rooms, messages, presence)
 
 
@@ -85,6 +86,8 @@ def build_app(settings: Settings) -> web.Application:
     install_connection_handlers(services)
     app.router.add_routes(http_api.routes)
     for feature in FEATURES:
+        if hasattr(feature, "setup"):
+            feature.setup(services)
         if hasattr(feature, "router"):
             services.dispatcher.include(feature.router)
         if hasattr(feature, "routes"):

@@ -31,7 +31,8 @@ def _upgrade(connection: Connection) -> None:
         connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_ID})
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
-    command.upgrade(cfg, "head")
+    # Features own independent migration branches off the core schema; upgrade them all.
+    command.upgrade(cfg, "heads")
 
 
 class Database:
