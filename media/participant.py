@@ -1,0 +1,120 @@
+"""One person's media session with the server: what they publish and the slots they receive in.
+
+The client's offer carries its own camera and microphone (``sendrecv`` or ``sendonly``) plus a
+fixed number of ``recvonly`` slots. The server answers each slot with a ForwardingTrack, so the
+room can change who a person sees and hears without renegotiating (Jitsi's last-N idea).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+
+from aiortc import MediaStreamTrack, RTCPeerConnection
+from aiortc.mediastreams import MediaStreamError
+from aiortc.sdp import SessionDescription
+
+from media.forwarding import ForwardingTrack
+from media.relay import BoundedMediaRelay
+from media.speaker import AudioLevel
+from server.errors import AppError
+
+PUBLISHING_DIRECTIONS = ("sendrecv", "sendonly")
+
+
+@dataclass
+class OfferLayout:
+    """Which m-lines (by mid) of an offer publish media and which are receive slots."""
+
+    publish: dict[str, str] = field(default_factory=dict)  # kind → mid
+    slots: dict[str, list[str]] = field(default_factory=lambda: {"audio": [], "video": []})
+
+
+def read_offer_layout(sdp: str) -> OfferLayout:
+    """Classify the offer's m-lines; reject offers the slot design cannot serve."""
+    try:
+        description = SessionDescription.parse(sdp)
+    except Exception as error:
+        raise AppError("The media offer is not valid SDP.", code="media_offer_invalid") from error
+    layout = OfferLayout()
+    for media in description.media:
+        if media.kind not in ("audio", "video"):
+            continue
+        mid = media.rtp.muxId
+        if media.direction in PUBLISHING_DIRECTIONS:
+            if media.kind in layout.publish:
+                raise AppError(f"The offer publishes more than one {media.kind} track.",
+                               code="media_offer_invalid")
+            layout.publish[media.kind] = mid
+        elif media.direction == "recvonly":
+            layout.slots[media.kind].append(mid)
+    if not layout.publish and not any(layout.slots.values()):
+        raise AppError("The offer has no audio or video.", code="media_offer_invalid")
+    return layout
+
+
+class PublishedTrack:
+    """A track the participant sends us, kept drained and measured.
+
+    aiortc decodes every received track into an unbounded queue, so someone must always read
+    it; this tap is that reader, and it counts frames and measures audio level on the way.
+    """
+
+    def __init__(self, relay: BoundedMediaRelay, track: MediaStreamTrack) -> None:
+        self.track = track
+        self.frames_decoded = 0
+        self.first_frame_at: float | None = None  # time.monotonic()
+        self.level = AudioLevel()
+        tap = relay.subscribe(track, buffered=False)
+        self._task = asyncio.ensure_future(self._drain(tap))
+
+    async def _drain(self, tap: MediaStreamTrack) -> None:
+        try:
+            while True:
+                frame = await tap.recv()
+                if self.first_frame_at is None:
+                    self.first_frame_at = time.monotonic()
+                self.frames_decoded += 1
+                if self.track.kind == "audio":
+                    self.level.add(frame)
+        except MediaStreamError:
+            return
+        finally:
+            tap.stop()
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+class Participant:
+    """A connected participant: peer connection, published tracks and receive slots."""
+
+    def __init__(self, user_id: str, pc: RTCPeerConnection, *, is_leader: bool) -> None:
+        self.user_id = user_id
+        self.pc = pc
+        self.is_leader = is_leader
+        self.joined_at = time.monotonic()
+        self.published: dict[str, PublishedTrack] = {}
+        self.slots: dict[str, list[ForwardingTrack]] = {"audio": [], "video": []}
+        self.video_requests: list[str] = []  # sources this person asked to see, newest last
+        self.last_stats_sample: tuple[float, int, int] | None = None  # (time, bytes in, out)
+
+    @property
+    def audio_level_dbfs(self) -> float | None:
+        audio = self.published.get("audio")
+        return audio.level.dbfs if audio else None
+
+    def source_of_slots(self, kind: str) -> list[str | None]:
+        return [slot.source_id for slot in self.slots[kind]]
+
+    async def close(self) -> None:
+        for published in self.published.values():
+            await published.stop()
+        for slots in self.slots.values():
+            for slot in slots:
+                slot.stop()
+        await self.pc.close()

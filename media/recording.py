@@ -1,0 +1,146 @@
+"""Recording a group session, only while every person present has said yes.
+
+Consent is per room and per person, kept with the time it was given or withdrawn (the log is
+the record of who agreed to what, when). A recording someone started stays *wanted* until it is
+stopped; it only *runs* while everyone present consents. A newcomer without consent, or anyone
+withdrawing, pauses it at once (the open file is closed); when consent is complete again a new
+segment file starts. Membership changes also start a new segment because a recorder cannot add
+tracks once running.
+
+Each segment is a Matroska file with every participant's audio as its own stream plus the
+leader's video (or the first published video). MediaRecorder re-encodes (AAC, H.264) on the
+event loop, so recording costs CPU comparable to one more subscriber.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from aiortc.contrib.media import MediaRecorder
+
+from media.forwarding import ForwardingTrack
+from media.participant import Participant
+from media.relay import BoundedMediaRelay
+from server.errors import AppError
+
+logger = logging.getLogger(__name__)
+
+SAFE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+@dataclass(frozen=True)
+class Consent:
+    user_id: str
+    granted: bool
+    at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"user_id": self.user_id, "granted": self.granted, "at": self.at.isoformat()}
+
+
+def _file_stem(room_id: str) -> str:
+    if SAFE_NAME.fullmatch(room_id):
+        return room_id
+    return "room-" + hashlib.sha256(room_id.encode()).hexdigest()[:16]
+
+
+class RoomRecording:
+    def __init__(self, room_id: str, recordings_dir: Path, relay: BoundedMediaRelay) -> None:
+        self.room_id = room_id
+        self.recordings_dir = recordings_dir
+        self.relay = relay
+        self.consents: dict[str, Consent] = {}
+        self.consent_log: list[Consent] = []
+        self.wanted = False
+        self.segments: list[Path] = []
+        self._recorder: MediaRecorder | None = None
+        self._tracks: list[ForwardingTrack] = []
+
+    @property
+    def state(self) -> str:
+        if self._recorder is not None:
+            return "recording"
+        return "paused" if self.wanted else "idle"
+
+    def set_consent(self, user_id: str, granted: bool, at: datetime | None = None) -> Consent:
+        consent = Consent(user_id, granted, at or datetime.now(timezone.utc))
+        self.consents[user_id] = consent
+        self.consent_log.append(consent)
+        return consent
+
+    def missing_consent(self, participants: Sequence[Participant]) -> list[str]:
+        return [p.user_id for p in participants
+                if not (c := self.consents.get(p.user_id)) or not c.granted]
+
+    async def start(self, participants: Sequence[Participant]) -> Path:
+        """Start recording now; refused unless everyone present has consented."""
+        missing = self.missing_consent(participants)
+        if missing:
+            raise AppError("Everyone in the session must agree before recording starts.",
+                           code="consent_required", status=409, details={"missing": missing})
+        if not any(p.published for p in participants):
+            raise AppError("There is nothing to record yet.", code="media_nothing_to_record",
+                           status=409)
+        self.wanted = True
+        await self._close_segment()
+        return await self._open_segment(participants)
+
+    async def stop(self) -> list[Path]:
+        """Stop recording for good; returns every segment written."""
+        self.wanted = False
+        await self._close_segment()
+        return list(self.segments)
+
+    async def update(self, participants: Sequence[Participant]) -> None:
+        """Re-check after a join, a leave or a consent change: pause, or roll a new segment."""
+        if not self.wanted:
+            return
+        await self._close_segment()
+        if participants and not self.missing_consent(participants) and any(
+                p.published for p in participants):
+            await self._open_segment(participants)
+
+    async def _open_segment(self, participants: Sequence[Participant]) -> Path:
+        self.recordings_dir.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        path = self.recordings_dir / f"{_file_stem(self.room_id)}-{stamp}-{len(self.segments) + 1:02d}.mkv"
+        recorder = MediaRecorder(str(path))
+        publishers_of_video = [p for p in participants if "video" in p.published]
+        video_from = next((p for p in publishers_of_video if p.is_leader),
+                          publishers_of_video[0] if publishers_of_video else None)
+        for participant in participants:
+            kinds = ["audio"] + (["video"] if participant is video_from else [])
+            for kind in kinds:
+                published = participant.published.get(kind)
+                if published is None:
+                    continue
+                track = ForwardingTrack(kind)
+                track.switch_to(participant.user_id,
+                                self.relay.subscribe(published.track, buffered=kind == "audio"))
+                recorder.addTrack(track)
+                self._tracks.append(track)
+        await recorder.start()
+        self._recorder = recorder
+        self.segments.append(path)
+        return path
+
+    async def _close_segment(self) -> None:
+        recorder, self._recorder = self._recorder, None
+        tracks, self._tracks = self._tracks, []
+        if recorder is not None:
+            try:
+                await recorder.stop()
+            except Exception:
+                # A stream that never received a frame cannot be flushed; the file is still
+                # closed by then as far as FFmpeg allows, and the next segment must not suffer.
+                logger.exception("closing recording segment of room %s", self.room_id)
+        for track in tracks:
+            track.stop()

@@ -1,0 +1,123 @@
+"""A group session on the media server: who forwards to whom.
+
+Cost bound: aiortc decodes every published track once and encodes once per (subscriber, slot)
+that is fed. Audio is forwarded from everyone (cheap). Video goes, per subscriber, to at most
+``max_video_forwards`` slots, filled in this order: the leader, the sources this subscriber asked
+for (newest first), the active speaker. Only when a room is small enough that every other
+participant fits in the slots (a 1:1 call, a 3-person group with 2 slots) are the rest filled
+too; that keeps a fallback 1:1 call showing video before anyone has spoken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+
+from media.forwarding import ForwardingTrack
+from media.participant import Participant
+from media.recording import RoomRecording
+from media.relay import BoundedMediaRelay
+from media.speaker import ActiveSpeakerDetector
+
+SPEAKER_TICK_SECONDS = 0.2  # how often the dominant speaker is re-evaluated
+
+
+class Room:
+    def __init__(self, room_id: str, recording: RoomRecording, relay: BoundedMediaRelay) -> None:
+        self.room_id = room_id
+        self.participants: dict[str, Participant] = {}  # in join order
+        self.leader_id: str | None = None
+        self.relay = relay
+        self.recording = recording
+        self.detector = ActiveSpeakerDetector()
+        self.speaker_changes = 0
+        self.lock = asyncio.Lock()  # serialises joins and leaves of this room
+        self._speaker_task = asyncio.ensure_future(self._follow_active_speaker())
+
+    @property
+    def active_speaker(self) -> str | None:
+        return self.detector.current
+
+    def add(self, participant: Participant) -> None:
+        self.participants[participant.user_id] = participant
+        if participant.is_leader:
+            self.leader_id = participant.user_id
+        self.reassign()
+
+    def remove(self, user_id: str) -> Participant | None:
+        participant = self.participants.pop(user_id, None)
+        if participant is None:
+            return None
+        if self.leader_id == user_id:
+            self.leader_id = None
+        for other in self.participants.values():
+            if user_id in other.video_requests:
+                other.video_requests.remove(user_id)
+        self.reassign()
+        return participant
+
+    def reassign(self) -> None:
+        """Point every subscriber's slots at the sources they should receive now."""
+        for subscriber in self.participants.values():
+            self._fill(subscriber, "audio", list(self._others_publishing(subscriber, "audio")))
+            self._fill(subscriber, "video", self._wanted_video(subscriber))
+
+    def _others_publishing(self, subscriber: Participant, kind: str) -> Iterator[str]:
+        for user_id, participant in self.participants.items():
+            if user_id != subscriber.user_id and kind in participant.published:
+                yield user_id
+
+    def _wanted_video(self, subscriber: Participant) -> list[str]:
+        publishers = list(self._others_publishing(subscriber, "video"))
+        slot_count = len(subscriber.slots["video"])
+        if len(publishers) <= slot_count:
+            return publishers
+        priority = [self.leader_id, *reversed(subscriber.video_requests), self.active_speaker]
+        wanted: list[str] = []
+        for user_id in priority:
+            if user_id in publishers and user_id not in wanted:
+                wanted.append(user_id)
+        return wanted[:slot_count]
+
+    def _fill(self, subscriber: Participant, kind: str, wanted: list[str]) -> None:
+        """Keep slots already showing a wanted source (no needless cuts); reuse the rest."""
+        slots = subscriber.slots[kind]
+        wanted = wanted[: len(slots)]
+        for slot in slots:
+            if slot.source_id is not None and slot.source_id not in wanted:
+                slot.switch_to(None, None)
+        shown = {slot.source_id for slot in slots}
+        free: list[ForwardingTrack] = [slot for slot in slots if slot.source_id is None]
+        for source_id in wanted:
+            if source_id in shown:
+                continue
+            track = self.participants[source_id].published[kind].track
+            # Audio keeps a short bounded buffer; video only ever needs the newest picture.
+            free.pop(0).switch_to(source_id, self.relay.subscribe(track, buffered=kind == "audio"))
+
+    async def _follow_active_speaker(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(SPEAKER_TICK_SECONDS)
+            levels = {user_id: level for user_id, p in self.participants.items()
+                      if (level := p.audio_level_dbfs) is not None}
+            before = self.detector.current
+            if self.detector.update(levels, loop.time()) != before:
+                self.speaker_changes += 1
+                self.reassign()
+
+    def forwarding(self) -> dict[str, dict[str, list[str | None]]]:
+        """Who each participant currently receives, slot by slot."""
+        return {user_id: {kind: p.source_of_slots(kind) for kind in ("audio", "video")}
+                for user_id, p in self.participants.items()}
+
+    async def close(self) -> None:
+        self._speaker_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._speaker_task
+        await self.recording.stop()
+        participants = list(self.participants.values())
+        self.participants.clear()
+        for participant in participants:
+            await participant.close()

@@ -1,0 +1,195 @@
+"""Group sessions through the media server, with real aiortc peers over a veth pair.
+
+The MediaServer runs in this process in the root namespace and listens on every host address;
+the client peers run on a loop inside a network namespace that has only the veth and lo, so
+every packet stays on this machine (see tests/netns.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import av
+import pytest
+
+from media import MediaServer
+from tests.media_peers import ClientPeer, wait_until
+from tests.netns import InsideLoop, NetworkNamespace, netns  # noqa: F401  (fixture)
+from server.errors import AppError
+
+pytestmark = pytest.mark.netns
+
+LUMA_TOLERANCE = 12  # VP8 keeps a flat picture's brightness within a few steps
+QUIET, LOUD = 0.0005, 0.5  # -72 dBFS (silent) and -9 dBFS
+
+
+@pytest.fixture(scope="module")
+def inside(netns: NetworkNamespace):  # noqa: F811
+    with netns.inside_loop() as loop:
+        yield loop
+
+
+class Session:
+    """Joins synthetic people to one MediaServer and tears everything down afterwards."""
+
+    def __init__(self, server: MediaServer, inside: InsideLoop) -> None:
+        self.server = server
+        self.inside = inside
+        self.peers: dict[str, ClientPeer] = {}
+
+    async def join(self, room: str, name: str, *, luma: int, amplitude: float = QUIET,
+                   leader: bool = False) -> ClientPeer:
+        layout = self.server.slot_layout()
+
+        async def make_offer() -> tuple[ClientPeer, dict[str, str]]:
+            peer = ClientPeer(name, luma=luma, amplitude=amplitude, audio_slots=layout["audio"],
+                              video_slots=layout["video"])
+            return peer, await peer.offer()
+
+        peer, offer = await self.inside.run(make_offer())
+        try:
+            answer = await self.server.join(room, name, offer, is_leader=leader)
+        except AppError:
+            await self.inside.run(peer.close())
+            raise
+        await self.inside.run(peer.accept(answer))
+        self.peers[name] = peer
+        return peer
+
+    async def close(self) -> None:
+        for peer in self.peers.values():
+            await self.inside.run(peer.close())
+        await self.server.close()
+
+
+@pytest.fixture
+async def session(inside: InsideLoop, tmp_path: Path):
+    s = Session(MediaServer(ice_servers=[], max_participants_per_room=4, max_video_forwards=2,
+                            recordings_dir=tmp_path / "recordings"), inside)
+    yield s
+    await s.close()
+
+
+def sees(peer: ClientPeer, other: ClientPeer) -> bool:
+    """True when one of `peer`'s video slots is showing `other`'s picture."""
+    return any(slot.frames > 0 and slot.last_luma is not None
+               and abs(slot.last_luma - other.luma) < LUMA_TOLERANCE
+               for slot in peer.video_slots())
+
+
+def hears_everyone_else(peer: ClientPeer, room_size: int) -> bool:
+    return sum(1 for slot in peer.audio_slots() if slot.frames > 10) == room_size - 1
+
+
+async def test_two_people_hear_and_see_each_other_through_the_server(session: Session) -> None:
+    mentor = await session.join("r1", "mentor", luma=60, leader=True)
+    mentee = await session.join("r1", "mentee", luma=180)
+
+    assert await wait_until(lambda: sees(mentor, mentee) and sees(mentee, mentor))
+    assert await wait_until(lambda: hears_everyone_else(mentor, 2)
+                            and hears_everyone_else(mentee, 2))
+    for peer in (mentor, mentee):
+        first = min(s.first_frame_at for s in peer.video_slots() if s.first_frame_at)
+        print(f"{peer.name}: first relayed video frame {1000 * (first - peer.answered_at):.0f} ms "
+              "after the answer")
+    stats = await session.server.stats("r1")
+    assert stats["participants"]["mentee"]["frames_decoded"]["video"] > 0
+    assert stats["participants"]["mentee"]["connection_state"] == "connected"
+
+
+async def test_four_people_each_hear_the_three_others(session: Session) -> None:
+    peers = [await session.join("r4", f"p{i}", luma=40 + 50 * i, leader=i == 0)
+             for i in range(4)]
+    assert await wait_until(lambda: all(hears_everyone_else(p, 4) for p in peers), timeout=30)
+    # Every non-leader sees the leader; nobody receives more than two videos.
+    assert await wait_until(lambda: all(sees(p, peers[0]) for p in peers[1:]), timeout=30)
+    forwarding = session.server.forwarding("r4")
+    for receiving in forwarding["receiving"].values():
+        assert len([s for s in receiving["video"] if s]) <= 2
+
+
+async def test_the_loudest_person_becomes_the_forwarded_video(session: Session) -> None:
+    leader = await session.join("rs", "leader", luma=40, leader=True)
+    listener = await session.join("rs", "listener", luma=90)
+    anna = await session.join("rs", "anna", luma=150, amplitude=LOUD)
+    ben = await session.join("rs", "ben", luma=210)
+
+    assert await wait_until(lambda: session.server.forwarding("rs")["active_speaker"] == "anna")
+    assert await wait_until(lambda: sees(listener, leader) and sees(listener, anna))
+    receiving = session.server.forwarding("rs")["receiving"]
+    assert set(receiving["listener"]["video"]) == {"leader", "anna"}
+    assert all("ben" not in r["video"] for r in receiving.values()), "silent ben is not forwarded"
+
+    async def swap_voices() -> None:
+        anna.tone.amplitude, ben.tone.amplitude = QUIET, LOUD
+
+    await session.inside.run(swap_voices())
+    assert await wait_until(lambda: session.server.forwarding("rs")["active_speaker"] == "ben")
+    assert await wait_until(lambda: sees(listener, ben))
+    assert set(session.server.forwarding("rs")["receiving"]["listener"]["video"]) == {
+        "leader", "ben"}
+
+    # Asking for someone's video gives them a slot ahead of the active speaker.
+    await session.server.request_video("rs", "listener", "anna")
+    assert await wait_until(lambda: sees(listener, anna))
+    assert set(session.server.forwarding("rs")["receiving"]["listener"]["video"]) == {
+        "leader", "anna"}
+
+
+async def test_limits_are_reported_with_clear_codes(inside: InsideLoop, tmp_path: Path) -> None:
+    session = Session(MediaServer(max_rooms=1, max_participants_per_room=2,
+                                  recordings_dir=tmp_path), inside)
+    try:
+        await session.join("small", "a", luma=50)
+        await session.join("small", "b", luma=100)
+        with pytest.raises(AppError) as full_room:
+            await session.join("small", "c", luma=150)
+        assert full_room.value.code == "media_room_full"
+        with pytest.raises(AppError) as full_server:
+            await session.join("other", "d", luma=200)
+        assert full_server.value.code == "media_server_full"
+        with pytest.raises(AppError) as bad_offer:
+            await session.server.join("small", "e", {"type": "offer", "sdp": "nonsense"},
+                                      is_leader=False)
+        assert bad_offer.value.code == "media_offer_invalid"
+        with pytest.raises(AppError) as not_there:
+            await session.server.request_video("small", "a", "nobody")
+        assert not_there.value.code == "media_not_in_room"
+    finally:
+        await session.close()
+
+
+async def test_recording_needs_everyones_consent_and_writes_a_playable_file(
+        session: Session) -> None:
+    mentor = await session.join("rec", "mentor", luma=60, leader=True)
+    mentee = await session.join("rec", "mentee", luma=180, amplitude=LOUD)
+    assert await wait_until(lambda: sees(mentor, mentee) and sees(mentee, mentor))
+
+    with pytest.raises(AppError) as refused:
+        await session.server.start_recording("rec")
+    assert refused.value.code == "consent_required"
+    assert refused.value.details["missing"] == ["mentor", "mentee"]
+
+    await session.server.set_consent("rec", "mentor", True)
+    with pytest.raises(AppError):
+        await session.server.start_recording("rec")
+    consent = await session.server.set_consent("rec", "mentee", True)
+    assert consent["user_id"] == "mentee" and consent["granted"] and consent["at"]
+
+    path = Path(await session.server.start_recording("rec"))
+    assert session.server.forwarding("rec")["recording"] == "recording"
+    await asyncio.sleep(2.0)
+
+    # A newcomer who has not agreed pauses the recording at once.
+    await session.join("rec", "visitor", luma=120)
+    assert session.server.forwarding("rec")["recording"] == "paused"
+    segments = await session.server.stop_recording("rec")
+    assert segments == [str(path)]
+
+    with av.open(str(path)) as container:
+        kinds = sorted(stream.type for stream in container.streams)
+        assert kinds == ["audio", "audio", "video"]
+        video_frames = sum(1 for _ in container.decode(video=0))
+    print(f"recorded {path.stat().st_size} bytes, {video_frames} video frames in ~2 s")
+    assert video_frames > 10
