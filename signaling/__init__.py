@@ -1,0 +1,1 @@
+"""Call signaling: offers, answers, ICE servers and TURN credentials for WebRTC clients."""
