@@ -195,8 +195,8 @@ def _grade(hits: list[_Hit], words: list[str], tokens: list[Token], lexicons: li
             lifted = tier
             if category == "timing":
                 lifted = 3 if tier >= 2 else 2
-            elif tier >= 1:
-                lifted = 3
+            elif any(h.entry.category != "method" for h in affirmed):
+                lifted = 3  # a named method already implies its means ("jump off" + "bridge")
             matches.append(amp.entry.phrase)
             reasons.append(f"{_AMPLIFIER_REASONS[category]}: \"{amp.entry.phrase}\"")
             tier = max(tier, lifted)

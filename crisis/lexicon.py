@@ -1,6 +1,6 @@
 """Per-language risk lexicons, loaded from package JSON and compiled into one Aho–Corasick automaton.
 
-The phrase lists are data (``crisis/lexicon/<lang>.json``) so clinicians can review and extend them
+The phrase lists are data (``crisis/lexicon_<lang>.json``, flat so setuptools ships them as package data) so clinicians can review and extend them
 without touching code. Each language compiles to a single automaton: one pass over a message finds
 every phrase at once, whatever the number of phrases, which is what keeps scanning in the
 microseconds. Keys are padded with spaces, so every hit is a whole-word hit.
@@ -57,8 +57,9 @@ class Lexicon:
 
 def available_languages() -> tuple[str, ...]:
     """Languages with a lexicon file shipped in the package."""
-    folder = resources.files("crisis") / "lexicon"
-    return tuple(sorted(p.name.removesuffix(".json") for p in folder.iterdir() if p.name.endswith(".json")))
+    names = (p.name for p in resources.files("crisis").iterdir())
+    return tuple(sorted(n.removeprefix("lexicon_").removesuffix(".json") for n in names
+                        if n.startswith("lexicon_") and n.endswith(".json")))
 
 
 def expand(phrase: str, slots: dict[str, list[str]]) -> list[str]:
@@ -87,7 +88,7 @@ def _tokens(words: list[str]) -> frozenset[str]:
 @cache
 def load_lexicon(language: str) -> Lexicon:
     """Load and compile the lexicon of ``language`` (once per process)."""
-    raw = json.loads((resources.files("crisis") / "lexicon" / f"{language}.json").read_text("utf-8"))
+    raw = json.loads((resources.files("crisis") / f"lexicon_{language}.json").read_text("utf-8"))
     slots: dict[str, list[str]] = raw.get("slots", {})
     self_markers = _tokens(raw["self_markers"])
     groups = sorted(raw["groups"], key=lambda g: (_KIND_PRECEDENCE[g["kind"]], -g.get("tier", 0)))

@@ -1,0 +1,356 @@
+"""Specification of the crisis risk-phrase detector, the `python -m crisis scan` CLI and the hotline list.
+
+Run with `pytest -rA tests/test_crisis_detection.py` to see the precision/recall report printed by
+the evaluation tests.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from crisis.detector import NOT_COVERED_REASON, SUPPORTED_LANGUAGES, Detection, detect
+from crisis.hotlines import hotlines_for, load_hotlines, stale_entries
+
+REPO = Path(__file__).resolve().parents[1]
+LABELLED = Path(__file__).parent / "data" / "crisis"
+REDDIT_CANDIDATES = (
+    REPO.parent / "shared" / "data" / "reddit-cssrs",  # CI: shared/ beside the clone
+    Path("/work/shared/data/reddit-cssrs"),
+)
+
+
+def tier(text: str, language: str | None = None) -> int:
+    return detect(text, language).tier
+
+
+# --- tiers grounded in the Columbia scale ---------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("how was your day?", 0),
+    ("I wish I was dead", 1),
+    ("everyone would be better off without me", 1),
+    ("I feel so hopeless", 1),
+    ("I want to kill myself", 2),
+    ("I've been thinking of jumping", 2),
+    ("I saved up my pills", 3),
+    ("took 30 tylenol", 3),
+    ("I wrote a note and I want to die", 3),
+    ("I bought a rope", 3),
+    ("I want to kill myself tonight", 3),
+    ("I tried to kill myself last year", 3),
+])
+def test_a_message_is_graded_on_the_columbia_scale(text: str, expected: int) -> None:
+    assert tier(text, "en") == expected
+
+
+def test_an_ordinary_dose_is_not_an_overdose() -> None:
+    assert tier("took 2 tylenol for my headache", "en") == 0
+    assert tier("took 30 tylenol", "en") == 3
+
+
+def test_means_words_alone_do_not_alert_but_raise_risk_talk_to_tier_3() -> None:
+    assert tier("picking up my pills tonight", "en") == 0
+    assert tier("I want to die, I have the pills right here", "en") == 3
+
+
+def test_each_result_says_tier_matches_language_and_why() -> None:
+    result = detect("i want to k1ll myself tonight")
+    assert isinstance(result, Detection)
+    assert result.tier == 3
+    assert result.language == "en"
+    assert "want to kill myself" in result.matches and "tonight" in result.matches
+    assert any("active ideation" in reason for reason in result.reasons)
+    assert any("time" in reason for reason in result.reasons)
+    assert result.negated is False
+    assert result.to_dict() == json.loads(json.dumps(result.to_dict()))
+    assert set(result.to_dict()) >= {"tier", "language", "matches", "reasons", "negated"}
+
+
+def test_the_excerpt_quotes_the_original_text_around_the_strongest_match() -> None:
+    text = ("so today I went to class and then to work and then I had dinner with my roommates and "
+            "they were loud and honestly I have saved up my pills and I think this is it, anyway "
+            "how was your weekend, did you go to the lake with your sister like you planned?")
+    excerpt = detect(text, "en").excerpt(max_chars=80)
+    assert len(excerpt) <= 80
+    assert "saved up my pills" in excerpt
+    assert detect("I want to die", "en").excerpt() == "I want to die"
+
+
+# --- robustness to how people write ---------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "I WANT TO KILL MYSELF",
+    "i want to kiiiiill myselfff",
+    "i want to k1ll mys3lf",
+    "i want to k*ll myself",
+    "i want to k.i.l.l myself",
+    "i want to k i l l myself",
+    "i want to kill myself!!!",
+])
+def test_spelling_tricks_do_not_hide_active_ideation(text: str) -> None:
+    assert tier(text, "en") == 2
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("su1c1dal thoughts again", 2),
+    ("thinking about $uicide", 2),
+    ("thinking about sewer slide", 2),
+    ("i want to unalive myself", 2),
+    ("kms", 2),
+    ("honestly kms", 2),
+    ("I just want to end it all", 2),
+    ("i wish i could go to sleep and not wake up", 1),
+])
+def test_euphemisms_slang_and_leet_are_understood(text: str, expected: int) -> None:
+    assert tier(text, "en") == expected
+
+
+def test_kys_aimed_at_someone_else_is_harassment_not_self_risk() -> None:
+    result = detect("kys loser", "en")
+    assert result.tier == 0
+    assert result.harassment is True
+    assert any("harassment" in reason for reason in result.reasons)
+
+
+@pytest.mark.parametrize("text, language, expected", [
+    ("I'm not going to kill myself", "en", 1),
+    ("I would never hurt myself", "en", 1),
+    ("i don't want to die", "en", 1),
+    ("i'm not suicidal", "en", 1),
+    ("no me voy a matar", "es", 1),
+    ("nunca me haría daño", "es", 1),
+    ("jamás me quitaría la vida", "es", 1),
+    ("tampoco pienso en matarme", "es", 1),
+])
+def test_negation_lowers_the_tier_but_never_silences(text: str, language: str, expected: int) -> None:
+    result = detect(text, language)
+    assert result.tier == expected
+    assert result.negated is True
+    assert any("negated" in reason for reason in result.reasons)
+
+
+@pytest.mark.parametrize("text, language", [
+    ("this exam is killing me", "en"),
+    ("I could die of embarrassment", "en"),
+    ("my feet are killing me", "en"),
+    ("dying to see that movie", "en"),
+    ("she killed it on stage", "en"),
+    ("kill the lights please", "en"),
+    ("I want to die of embarrassment lol", "en"),
+    ("if you're thinking about suicide, call 988", "en"),
+    ("September is suicide prevention month", "en"),
+    ("me muero de risa", "es"),
+    ("me muero de hambre", "es"),
+    ("me mata este examen", "es"),
+    ("me voy a cortar el pelo mañana", "es"),
+    ("hoy hablamos de prevención del suicidio en clase", "es"),
+])
+def test_figurative_and_supportive_talk_does_not_alert(text: str, language: str) -> None:
+    assert tier(text, language) == 0
+
+
+# --- languages ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("quiero morirme", 1),
+    ("QUIERO MORIIIR", 1),
+    ("todos estarían mejor sin mí", 1),
+    ("todos estarian mejor sin mi", 1),
+    ("me quiero matar", 2),
+    ("quiero m4t4rme", 2),
+    ("pienso en suicidarme", 2),
+    ("me voy a matar esta noche", 3),
+    ("me tomé 30 pastillas", 3),
+    ("ya tengo las pastillas guardadas", 3),
+    ("compré una cuerda", 3),
+])
+def test_spanish_is_covered_natively_with_or_without_accents(text: str, expected: int) -> None:
+    result = detect(text, "es")
+    assert result.tier == expected
+    assert result.language == "es"
+
+
+def test_language_is_identified_when_not_given() -> None:
+    assert detect("no puedo más, siento que todos estarían mejor sin mí").language == "es"
+    assert detect("I can't take it anymore, everyone would be better off without me").language == "en"
+
+
+def test_a_short_message_keeps_the_callers_language() -> None:
+    result = detect("kms", "es")
+    assert result.language == "es" and result.language_source == "caller"
+    assert result.tier == 2  # every native lexicon is scanned whatever the language
+
+
+def test_a_language_not_covered_natively_asks_for_an_english_translation() -> None:
+    result = detect("je veux mourir", "fr-FR")
+    assert result.tier == 0
+    assert result.language == "fr"
+    assert any(NOT_COVERED_REASON in reason for reason in result.reasons)
+    translated = detect("I want to die", "en", trust_language=True)
+    assert translated.tier == 1 and translated.language_source == "caller"
+    assert set(SUPPORTED_LANGUAGES) == {"en", "es"}
+
+
+# --- CLI ------------------------------------------------------------------------------------------
+
+def test_cli_scan_writes_one_json_object_per_input_line() -> None:
+    lines = ["i want to k1ll myself tonight", "this exam is killing me", "me quiero morir", "", "je veux mourir"]
+    done = subprocess.run(
+        [sys.executable, "-m", "crisis", "scan"], input="\n".join(lines) + "\n",
+        capture_output=True, text=True, timeout=60, check=True, cwd=REPO,
+    )
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(results) == len(lines)
+    assert [r["tier"] for r in results[:3]] == [3, 0, 1]
+    assert results[2]["language"] == "es"
+    assert all({"tier", "language", "matches", "reasons"} <= set(r) for r in results)
+
+
+def test_cli_scan_with_a_language_not_covered_says_so() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "crisis", "scan", "--lang", "fr"], input="je veux mourir\n",
+        capture_output=True, text=True, timeout=60, check=True, cwd=REPO,
+    )
+    result = json.loads(done.stdout)
+    assert result["tier"] == 0 and result["language"] == "fr"
+    assert NOT_COVERED_REASON in result["reasons"][0]
+
+
+# --- hotlines -------------------------------------------------------------------------------------
+
+def test_every_hotline_names_its_source_and_when_it_was_checked() -> None:
+    for line in load_hotlines():
+        assert line.source.startswith("http"), line
+        assert line.verified is False or isinstance(line.last_verified, date), line
+        assert line.phone or line.text or line.country == "INTL", line
+
+
+def test_required_countries_and_numbers_are_present() -> None:
+    numbers = {h.country: set(h.phone) | set(h.text) for h in load_hotlines()}
+    for country, h in [(h.country, h) for h in load_hotlines()]:
+        numbers[country] |= set(h.phone) | set(h.text)
+    assert "988" in numbers["US"]
+    assert "116 123" in numbers["GB"]
+    assert {"116 123", "50808"} <= numbers["IE"]
+    assert "988" in numbers["CA"]
+    assert "024" in numbers["ES"]
+    assert "800 911 2000" in numbers["MX"]
+    assert "13 11 14" in numbers["AU"]
+    assert len({h.country for h in load_hotlines()} - {"US", "GB", "IE", "CA", "ES", "MX", "AU", "INTL"}) >= 10
+    assert all(h.emergency for h in load_hotlines() if h.country != "INTL")
+
+
+def test_hotlines_are_chosen_by_country_then_locale_region_then_language() -> None:
+    assert [h.country for h in hotlines_for("mx", None)][0] == "MX"
+    assert hotlines_for("MX", "en-GB")[0].country == "MX"
+    assert hotlines_for(None, "en-GB")[0].country == "GB"
+    assert hotlines_for(None, "es_AR")[0].country == "AR"
+    assert {h.country for h in hotlines_for(None, "es")} == {"ES", "MX", "INTL"}
+    assert [h.country for h in hotlines_for(None, "xx")] == ["INTL"]
+    assert [h.country for h in hotlines_for("ZZ", None)] == ["INTL"]
+    assert hotlines_for(None, None)[-1].url == "https://findahelpline.com"
+
+
+def test_stale_and_unconfirmed_entries_are_reported() -> None:
+    newest = max(h.last_verified for h in load_hotlines() if h.last_verified)
+    unconfirmed = {h.service for h in load_hotlines() if not h.verified}
+    now = {h.service for h in stale_entries(newest)}
+    assert now == unconfirmed
+    later = {h.service for h in stale_entries(newest + timedelta(days=400))}
+    assert later == {h.service for h in load_hotlines()}
+    print(f"\nhotlines: {len(load_hotlines())} entries, {len(unconfirmed)} not confirmed: {sorted(unconfirmed)}")
+
+
+# --- evaluation: printed precision/recall with regression floors ----------------------------------
+
+def _load_labelled(language: str) -> list[dict]:
+    with (LABELLED / f"{language}.jsonl").open(encoding="utf-8") as rows:
+        return [json.loads(row) for row in rows]
+
+
+def _report(title: str, pairs: list[tuple[int, int]]) -> dict[int, tuple[float, float]]:
+    """Print precision/recall of "tier >= t" for t = 1..3 and the exact-tier confusion matrix."""
+    scores: dict[int, tuple[float, float]] = {}
+    print(f"\n== {title}: {len(pairs)} items ==")
+    for threshold in (1, 2, 3):
+        tp = sum(1 for e, p in pairs if e >= threshold and p >= threshold)
+        fp = sum(1 for e, p in pairs if e < threshold <= p)
+        fn = sum(1 for e, p in pairs if p < threshold <= e)
+        precision = tp / (tp + fp) if tp + fp else 1.0
+        recall = tp / (tp + fn) if tp + fn else 1.0
+        scores[threshold] = (precision, recall)
+        print(f"tier>={threshold}: precision {precision:.2f} recall {recall:.2f} (tp {tp} fp {fp} fn {fn})")
+    confusion = Counter(pairs)
+    print("confusion (rows expected 0-3, columns predicted 0-3):")
+    for expected in range(4):
+        print(f"  {expected}: " + " ".join(f"{confusion[(expected, p)]:4d}" for p in range(4)))
+    return scores
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_labelled_chat_set_meets_recall_floor_with_no_figurative_alarms(language: str) -> None:
+    rows = _load_labelled(language)
+    assert len(rows) >= (150 if language == "en" else 100)
+    results = [(row, detect(row["text"], row["language"])) for row in rows]
+    scores = _report(f"labelled chat set ({language})", [(r["expected_tier"], d.tier) for r, d in results])
+    misses = [(r["expected_tier"], d.tier, r["text"]) for r, d in results if r["expected_tier"] != d.tier]
+    print("disagreements:", *misses, sep="\n  ")
+    figurative_alarms = [r["text"] for r, d in results if r["note"].startswith("figurative") and d.tier > 0]
+    assert figurative_alarms == []
+    assert scores[2][1] >= 0.95
+    assert scores[1][1] >= 0.95
+    assert scores[1][0] >= 0.9
+
+
+def _reddit_dir() -> Path | None:
+    return next((p for p in REDDIT_CANDIDATES if (p / "500_Reddit_users_posts_labels.csv").exists()), None)
+
+
+def _posts(cell: str) -> list[str]:
+    """The Post column is a Python list literal; a few rows are truncated, so fall back to splitting."""
+    try:
+        return list(ast.literal_eval(cell))
+    except (SyntaxError, ValueError):
+        return re.split(r"', '|\", \"", cell.strip("[]'\""))
+
+
+def test_reddit_cssrs_users_are_graded_close_to_the_psychiatrists() -> None:
+    """Per-user agreement with psychiatrist labels on the Reddit C-SSRS data (Gaur et al. 2019).
+
+    Label mapping to our tiers: Supportive → 0 (people helping others; they use risk words, which
+    makes them hard negatives), Indicator → 1 (risk indicators without stated ideation: closest to
+    our passive tier), Ideation → 2, Behavior → 3 and Attempt → 3 (both are C-SSRS behaviour).
+    A user's predicted tier is the maximum over every sentence of every post, as a moderator would
+    see the worst message. The posts are long forum texts, not chat, so the floors here only guard
+    against silent regressions; the chat set above carries the real requirements.
+    """
+    folder = _reddit_dir()
+    if folder is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Reddit C-SSRS data missing: expected shared/data/reddit-cssrs beside the repo")
+        pytest.skip("Reddit C-SSRS data not present on this machine")
+    mapping = {"Supportive": 0, "Indicator": 1, "Ideation": 2, "Behavior": 3, "Attempt": 3}
+    pairs: list[tuple[int, int]] = []
+    with (folder / "500_Reddit_users_posts_labels.csv").open(encoding="utf-8") as data:
+        for row in csv.DictReader(data):
+            worst = 0
+            for post in _posts(row["Post"]):
+                for sentence in re.split(r"(?<=[.!?])\s+|\n+", post):
+                    if sentence.strip():
+                        worst = max(worst, detect(sentence, "en").tier)
+            pairs.append((mapping[row["Label"]], worst))
+    assert len(pairs) == 500
+    scores = _report("Reddit C-SSRS, per user (max tier over sentences)", pairs)
+    assert scores[1][0] >= 0.8 and scores[1][1] >= 0.55
+    assert scores[2][0] >= 0.65 and scores[2][1] >= 0.5
