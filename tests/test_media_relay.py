@@ -12,10 +12,14 @@ from pathlib import Path
 
 import av
 import pytest
+from aiohttp import web
 
 from media import MediaServer
+from tests.browser import headless_chromium
 from tests.media_peers import ClientPeer, wait_until
 from tests.netns import InsideLoop, NetworkNamespace, netns  # noqa: F401  (fixture)
+
+PAGES = Path(__file__).parent / "pages"
 from server.errors import AppError
 
 pytestmark = pytest.mark.netns
@@ -193,3 +197,58 @@ async def test_recording_needs_everyones_consent_and_writes_a_playable_file(
         video_frames = sum(1 for _ in container.decode(video=0))
     print(f"recorded {path.stat().st_size} bytes, {video_frames} video frames in ~2 s")
     assert video_frames > 10
+
+
+@pytest.mark.browser
+async def test_a_browser_and_an_aiortc_peer_see_and_hear_each_other(
+        session: Session, netns: NetworkNamespace) -> None:  # noqa: F811
+    # A stand-in for the Socket.IO signaling that will carry offers later: POST offer → answer.
+    async def page(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(PAGES / "media_call.html")
+
+    async def offer(request: web.Request) -> web.Response:
+        try:
+            answer = await session.server.join("web", "browser", await request.json(),
+                                               is_leader=False)
+        except AppError as error:
+            return web.json_response(error.to_wire(), status=error.status)
+        return web.json_response(answer)
+
+    app = web.Application()
+    app.router.add_get("/", page)
+    app.router.add_post("/offer", offer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, netns.host_address, 0).start()
+    origin = f"http://{netns.host_address}:{runner.addresses[0][1]}"
+    try:
+        mentor = await session.join("web", "mentor", luma=60, leader=True, amplitude=LOUD)
+        async with headless_chromium(namespace=netns, insecure_origin=origin) as browser:
+            tab = await browser.new_page()
+            await tab.goto(origin + "/")
+            candidates = await tab.evaluate("([url, slots]) => joinMediaServer(url, slots)",
+                                            [origin + "/offer", session.server.slot_layout()])
+            assert candidates > 0
+
+            async def totals() -> dict:
+                return await tab.evaluate("inboundTotals()")
+
+            latest: dict = {}
+            for _ in range(100):  # up to ~20 s for ICE, DTLS and the first keyframe
+                latest = await totals()
+                if latest["videoFramesDecoded"] > 0 and latest["audioBytesReceived"] > 0:
+                    break
+                await asyncio.sleep(0.2)
+            before = latest
+            await asyncio.sleep(0.6)
+            after = await totals()
+            print(f"browser: {before} -> {after}")
+            assert after["videoFramesDecoded"] > before["videoFramesDecoded"] > 0
+            assert after["audioBytesReceived"] > before["audioBytesReceived"] > 0
+            # And the other way: the aiortc mentor receives the browser's fake camera.
+            assert await wait_until(lambda: any(s.frames > 0 for s in mentor.video_slots()))
+            stats = await session.server.stats("web")
+            assert stats["participants"]["browser"]["frames_decoded"]["video"] > 0
+            await tab.close()
+    finally:
+        await runner.cleanup()
