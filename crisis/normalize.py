@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 CLAUSE_BOUNDARY = "|"
 SMALL_NUMBER = "#"  # a count from 0 to 9: "took 2 tylenol" is an ordinary dose
@@ -51,8 +50,7 @@ _LEADING_NUMBER = re.compile(r"^(\d+)([a-z]+)$")
 _unmask: dict[str, str] = {}
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     """One canonical token and the character span of the raw word it came from."""
 
     text: str
