@@ -52,6 +52,42 @@ class Settings:
     ping_timeout: float = 20.0
     # How long after sending a message its author may still edit it.
     edit_window_seconds: int = 24 * 3600
+    # Group rooms: participants (leader included) per group, and per-program overrides "program=min-max,...".
+    group_min_participants: int = 4
+    group_max_participants: int = 8
+    group_program_sizes: str = ""
+    # Calls: an unanswered ring ends after this long; ICE servers handed to clients.
+    ring_timeout_seconds: float = 30.0
+    stun_urls: tuple[str, ...] = ()
+    turn_urls: tuple[str, ...] = ()
+    turn_secret: str = ""
+    turn_ttl_seconds: int = 3600
+    media_max_rooms: int = 20
+    media_max_participants: int = 8
+    # Crisis escalation (crisis/escalation.py): who hears of an unclaimed alert, step by step
+    # (on_call, all_responders, supervisors), how long each step waits, how often timers are checked.
+    escalation_chain: tuple[str, ...] = ("on_call", "all_responders", "supervisors")
+    escalation_step_seconds: float = 120.0
+    escalation_poll_seconds: float = 1.0
+    # Scheduling (server/scheduling). Slot lengths in minutes; offsets, windows and ticks in seconds.
+    slot_minutes: int = 60
+    booking_horizon_days: int = 365
+    reminder_offsets_seconds: tuple[str, ...] = ("86400", "600")
+    join_window_seconds: int = 600
+    no_show_grace_seconds: int = 900
+    scheduler_tick_seconds: float = 1.0
+    # Matching adapter: "local" or "http"; matching_secret signs the inbound webhook and outbound calls.
+    matching_backend: str = "local"
+    matching_url: str = ""
+    matching_secret: str = ""
+    matching_webhook_tolerance_seconds: int = 300
+    # Token (reward) adapter: "ledger" (local) or "http"; retries back off from base to max seconds.
+    rewards_backend: str = "ledger"
+    rewards_url: str = ""
+    rewards_secret: str = ""
+    rewards_retry_base_seconds: float = 2.0
+    rewards_retry_max_seconds: float = 600.0
+    rewards_tick_seconds: float = 1.0
     # HTTP hardening
     cors_origins: tuple[str, ...] = ()
     tls_cert: str = ""

@@ -54,6 +54,11 @@ def install_connection_handlers(services: "Services") -> None:
             return
         user = session.get("user") if session else None
         if user is not None:
+            for hook in services.disconnect_hooks:
+                try:
+                    await hook(sid, user)
+                except Exception:
+                    log.exception("disconnect.hook_failed", extra={"fields": {"user_id": user.id}})
             await services.presence.disconnected(user)
             log.info("socket.disconnected", extra={"fields": {"user_id": user.id, "sid": sid, "reason": str(reason)}})
 
@@ -63,10 +68,9 @@ def install_connection_handlers(services: "Services") -> None:
 
 
 async def disconnect_user(services: "Services", user_id: str) -> None:
-    """Close every connection of a user (after a ban or "log out everywhere")."""
-    sio = services.sio
-    for namespace in list(sio.manager.get_namespaces()):
-        for sid, _eio_sid in list(sio.manager.get_participants(namespace, user_room(user_id))):
-            await sio.disconnect(sid, namespace=namespace)
+    """Close every connection of a user, on every server process (after a ban or "log out everywhere")."""
+    from .cluster import disconnect_user as disconnect_everywhere
+
+    await disconnect_everywhere(services, user_id)
 
 

@@ -28,4 +28,13 @@ class Services:
     messages: Any = None
     presence: Any = None
     dispatcher: Any = None
+    groups: Any = None
+    scheduling: Any = None
+    matching: Any = None
+    rewards: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Called with (sid, user) when a connection closes, for features that hold per-connection state.
+    disconnect_hooks: list[Any] = field(default_factory=list)
+    calls: Any = None
+    media: Any = None
+    crisis: Any = None

@@ -135,3 +135,252 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     __table_args__ = (Index("ix_audit_room", "room_id"),)
+
+
+# --- Calls (signaling/) -------------------------------------------------------------------------
+
+
+class Call(Base):
+    """One call in a room. While it is not ended, ``active_room_id`` holds the room id, and its
+    unique constraint lets the database settle two people pressing "call" at the same moment."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    room_id: Mapped[str] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
+    active_room_id: Mapped[str | None] = mapped_column(String(32), nullable=True, unique=True)
+    mode: Mapped[str] = mapped_column(String(8), default="p2p")  # "p2p" | "relay"
+    media: Mapped[str] = mapped_column(String(8), default="video")  # "audio" | "video"
+    state: Mapped[str] = mapped_column(String(10), default="ringing")  # ringing | active | ended
+    started_by: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    end_reason: Mapped[str] = mapped_column(String(20), default="")
+
+
+class CallParticipant(Base):
+    __tablename__ = "call_participants"
+
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    state: Mapped[str] = mapped_column(String(10), default="invited")  # invited | joined | declined | left
+    # The connection that holds the peer: signaling goes to it, and its loss ends the user's part.
+    sid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Perfect negotiation: the polite side rolls back its own offer on glare.
+    polite: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- Groups (issue 4): pending invitations and join requests --------------------------------
+# The rest of a group's live state (lock, pins, slow mode, hand-raise queue, agenda, sessions,
+# leadership hand-over) is small and read with the room, so it lives in Room.settings["group"].
+
+
+class GroupInvitation(Base):
+    """A pending way into a group: a moderator's invitation or a user's request to join.
+
+    One row per (room, user): an invitation answered by a matching request (or the reverse)
+    becomes a membership at once, so both never wait side by side.
+    """
+
+    __tablename__ = "group_invitations"
+
+    room_id: Mapped[str] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "invite" | "request"
+    # Who invited (for an invite) or the requester (for a request).
+    actor_id: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_group_invitations_user", "user_id"),)
+
+
+# ---------------------------------------------------------------------------
+# Scheduling, matching and rewards (server/scheduling, server/matching, server/rewards;
+# migration 0003_scheduling). Every time is stored in UTC.
+# ---------------------------------------------------------------------------
+
+
+class AvailabilityWindow(Base):
+    """One weekly window in its owner's own zone: "Mondays 09:00–12:00 America/New_York"."""
+
+    __tablename__ = "availability_windows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    weekday: Mapped[int] = mapped_column(Integer)  # 0 = Monday, in the owner's zone
+    start_minute: Mapped[int] = mapped_column(Integer)  # minutes after local midnight
+    end_minute: Mapped[int] = mapped_column(Integer)  # exclusive; 1440 = the next midnight
+    timezone: Mapped[str] = mapped_column(String(64))  # IANA name
+
+    __table_args__ = (Index("ix_availability_user", "user_id"),)
+
+
+class ScheduledSession(Base):
+    """A 1:1 or group session; status: scheduled → live → completed | no_show, or cancelled."""
+
+    __tablename__ = "scheduled_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(12))  # "one_to_one" | "group"
+    room_id: Mapped[str] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
+    host_id: Mapped[str] = mapped_column(ForeignKey("users.id"))  # the mentor or the group leader
+    mentee_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    # Occurrences of one weekly recurring group session share a series id.
+    series_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    starts_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(12), default="scheduled")
+    # True once everyone the session needs has joined (1:1: both; group: leader + one member).
+    quorum: Mapped[bool] = mapped_column(Boolean, default=False)
+    absent_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # iCalendar SEQUENCE: bumped at each reschedule or cancel so calendars replace the event.
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("ix_sessions_host_start", "host_id", "starts_at"),
+        Index("ix_sessions_mentee_start", "mentee_id", "starts_at"),
+        Index("ix_sessions_room_start", "room_id", "starts_at"),
+        Index("ix_sessions_status_start", "status", "starts_at"),
+    )
+
+
+class SessionClaim(Base):
+    """A person's time, one row per 15-minute UTC block a session covers. The primary key is
+    what makes double booking impossible across concurrent requests and server processes."""
+
+    __tablename__ = "session_claims"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    block_start: Mapped[datetime] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("scheduled_sessions.id", ondelete="CASCADE"))
+
+    __table_args__ = (Index("ix_session_claims_session", "session_id"),)
+
+
+class SessionAttendance(Base):
+    __tablename__ = "session_attendance"
+
+    session_id: Mapped[str] = mapped_column(ForeignKey("scheduled_sessions.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SessionReminder(Base):
+    """A reminder due at a fixed time; ``sent_at`` is set by the one process that claims it."""
+
+    __tablename__ = "session_reminders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("scheduled_sessions.id", ondelete="CASCADE"))
+    offset_seconds: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column()
+    sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("session_id", "offset_seconds", name="uq_session_reminders_offset"),
+        Index("ix_session_reminders_due", "sent_at", "due_at"),
+    )
+
+
+class CalendarFeed(Base):
+    """The secret in a user's iCalendar feed URL; rotating it revokes the old URL."""
+
+    __tablename__ = "calendar_feeds"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MatchingProfile(Base):
+    __tablename__ = "matching_profiles"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    topics: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RewardOutbox(Base):
+    """Reward events written in the same transaction as what earned them, delivered later."""
+
+    __tablename__ = "reward_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    user_id: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_error: Mapped[str] = mapped_column(String(500), default="")
+
+    __table_args__ = (Index("ix_reward_outbox_due", "delivered_at", "next_attempt_at"),)
+
+
+class RewardLedgerEntry(Base):
+    """The local token ledger (the default reward back end): one row per idempotency key."""
+
+    __tablename__ = "reward_ledger"
+
+    idempotency_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    user_id: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    occurred_at: Mapped[datetime] = mapped_column()
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_reward_ledger_user", "user_id"),)
+
+
+# --- Crisis escalation (crisis/alerts.py, crisis/escalation.py; migration 0004_crisis) ----------
+
+
+class CrisisAlert(Base):
+    """A risky chat message waiting for a responder. Timers live in ``escalate_at`` so they survive
+    restarts; ``level`` is the claim token that lets only one process fire each escalation step."""
+
+    __tablename__ = "crisis_alerts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    room_id: Mapped[str] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
+    message_id: Mapped[str] = mapped_column(String(32))
+    message_seq: Mapped[int] = mapped_column(Integer)
+    author_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    tier: Mapped[int] = mapped_column(Integer)
+    # The quote around the strongest match, encrypted with the room key like the message itself.
+    excerpt_nonce: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    excerpt_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # Detection.to_dict(): tier, language, lexicon phrases and reasons; never the message text.
+    detection: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(10), default="open")  # open | claimed | resolved
+    level: Mapped[int] = mapped_column(Integer, default=0)
+    # When the next escalation step is due; NULL once claimed or resolved.
+    escalate_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    note_nonce: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    note_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+    __table_args__ = (
+        Index("ix_crisis_alerts_due", "status", "escalate_at"),
+        Index("ix_crisis_alerts_room", "room_id"),
+    )
+
+
+class ResponderOnCall(Base):
+    """Responders who take the first step of the escalation chain while the row exists."""
+
+    __tablename__ = "crisis_on_call"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    since: Mapped[datetime] = mapped_column(default=utcnow)

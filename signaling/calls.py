@@ -1,0 +1,202 @@
+"""The call state machine: ringing → active → ended, kept in the database so every server
+process sees the same calls and the ring timeout fires once.
+
+One call per room at a time: the unique ``active_room_id`` settles glare when two members press
+"call" together — the second press joins the first call instead of starting another. Inside a
+call, offers/answers/ICE go only to the target participant's connection; simultaneous offers are
+resolved by the clients with perfect negotiation, using the ``polite`` flag assigned here (the
+caller is impolite, everyone who accepts is polite).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.errors import AppError, Forbidden, NotFound
+from server.rooms import member_ids, require_member, user_room
+from server.storage.models import Call, CallParticipant, Room
+
+if TYPE_CHECKING:
+    from server.services import Services
+    from server.users import AuthUser
+
+LIVE_STATES = ("ringing", "active")
+
+
+def call_view(call: Call, participants: list[CallParticipant]) -> dict[str, Any]:
+    return {
+        "id": call.id,
+        "room_id": call.room_id,
+        "mode": call.mode,
+        "media": call.media,
+        "state": call.state,
+        "started_by": call.started_by,
+        "started_at": call.started_at.isoformat(),
+        "end_reason": call.end_reason or None,
+        "participants": [{"user_id": p.user_id, "state": p.state, "polite": p.polite} for p in participants],
+    }
+
+
+async def _participants(s: AsyncSession, call_id: str) -> list[CallParticipant]:
+    return list(await s.scalars(select(CallParticipant).where(CallParticipant.call_id == call_id)))
+
+
+class CallService:
+    def __init__(self, services: "Services") -> None:
+        self.services = services
+
+    async def _notify(self, user_ids: list[str], event: str, data: dict[str, Any]) -> None:
+        for uid in user_ids:
+            await self.services.sio.emit(event, data, to=user_room(uid))
+
+    async def start(self, user: "AuthUser", sid: str, room_id: str, media: str, mode: str) -> tuple[dict[str, Any], bool]:
+        """Returns (call, joined_existing). A group room always uses the server relay."""
+        async with self.services.db.transaction() as s:
+            room, _m = await require_member(s, room_id, user.id)
+            existing = await s.scalar(select(Call).where(Call.active_room_id == room.id))
+        if existing is not None:
+            return await self.accept(user, sid, existing.id), True
+        members = [uid for uid in await self._members(room_id) if uid != user.id]
+        try:
+            async with self.services.db.transaction() as s:
+                room = await s.get(Room, room_id)
+                call = Call(room_id=room_id, active_room_id=room_id, mode="relay" if room.kind == "group" else mode,
+                            media=media, state="ringing", started_by=user.id)
+                s.add(call)
+                await s.flush()
+                s.add(CallParticipant(call_id=call.id, user_id=user.id, state="joined", sid=sid, polite=False))
+                for uid in members:
+                    s.add(CallParticipant(call_id=call.id, user_id=uid, state="invited", polite=True))
+                await s.flush()
+                view = call_view(call, await _participants(s, call.id))
+        except IntegrityError:
+            # Glare: someone else's call in this room committed first; join it.
+            async with self.services.db.transaction() as s:
+                existing = await s.scalar(select(Call).where(Call.active_room_id == room_id))
+            if existing is None:
+                raise AppError("The call could not be started; please retry.", code="call_busy", status=409) from None
+            return await self.accept(user, sid, existing.id), True
+        await self._notify(members, "call:ring", {"call": view, "from": user.public()})
+        return view, False
+
+    async def _members(self, room_id: str) -> list[str]:
+        async with self.services.db.transaction() as s:
+            return await member_ids(s, room_id)
+
+    async def _load(self, s: AsyncSession, call_id: str, user_id: str) -> tuple[Call, CallParticipant]:
+        call = await s.get(Call, call_id) if isinstance(call_id, str) and len(call_id) <= 64 else None
+        participant = await s.get(CallParticipant, (call_id, user_id)) if call else None
+        if call is None or participant is None:
+            raise Forbidden("That call does not exist or you are not part of it.")
+        await require_member(s, call.room_id, user_id)
+        return call, participant
+
+    async def accept(self, user: "AuthUser", sid: str, call_id: str) -> dict[str, Any]:
+        async with self.services.db.transaction() as s:
+            call, me = await self._load(s, call_id, user.id)
+            if call.state == "ended":
+                raise AppError("That call has ended.", code="call_ended", status=409)
+            me.state, me.sid, me.updated_at = "joined", sid, datetime.now(timezone.utc)
+            call.state = "active"
+            participants = await _participants(s, call.id)
+            view = call_view(call, participants)
+            others = [p.user_id for p in participants if p.user_id != user.id and p.state in ("joined", "invited")]
+        await self._notify(others, "call:accepted", {"call_id": call_id, "user_id": user.id, "polite": me.polite, "call": view})
+        # Stop the ringing on this user's other devices.
+        await self.services.sio.emit("call:answered_elsewhere", {"call_id": call_id}, to=user_room(user.id), skip_sid=sid)
+        return view
+
+    async def decline(self, user: "AuthUser", call_id: str) -> dict[str, Any]:
+        async with self.services.db.transaction() as s:
+            call, me = await self._load(s, call_id, user.id)
+            if me.state != "invited":
+                raise AppError("You are not being called.", code="not_ringing", status=409)
+            me.state = "declined"
+            participants = await _participants(s, call.id)
+            still_possible = [p for p in participants if p.user_id != call.started_by and p.state in ("invited", "joined")]
+            ended = not still_possible
+            if ended:
+                self._end(call, "declined")
+            view = call_view(call, participants)
+        everyone = [p.user_id for p in participants]
+        await self._notify(everyone, "call:declined", {"call_id": call_id, "user_id": user.id})
+        if ended:
+            await self._notify(everyone, "call:ended", {"call_id": call_id, "reason": "declined", "by": user.id})
+        return view
+
+    async def relay(self, user: "AuthUser", call_id: str, to_user: str, event: str, data: dict[str, Any]) -> None:
+        """Pass one signaling message to one joined participant's connection, and only that one."""
+        async with self.services.db.transaction() as s:
+            call, me = await self._load(s, call_id, user.id)
+            target = await s.get(CallParticipant, (call_id, to_user)) if isinstance(to_user, str) else None
+            if call.state == "ended":
+                raise AppError("That call has ended.", code="call_ended", status=409)
+            if me.state != "joined" or target is None or target.state != "joined" or not target.sid:
+                raise NotFound("That person is not in the call.", code="peer_not_in_call")
+            sid = target.sid
+        await self.services.sio.emit(event, {"call_id": call_id, "from": user.id, **data}, to=sid)
+
+    async def leave(self, user: "AuthUser", call_id: str, *, reason: str = "hangup") -> dict[str, Any]:
+        async with self.services.db.transaction() as s:
+            call, me = await self._load(s, call_id, user.id)
+            return await self._leave_locked(s, call, me, reason)
+
+    async def _leave_locked(self, s: AsyncSession, call: Call, me: CallParticipant, reason: str) -> dict[str, Any]:
+        if call.state == "ended":
+            return call_view(call, await _participants(s, call.id))
+        me.state, me.sid = "left", None
+        participants = await _participants(s, call.id)
+        joined = [p for p in participants if p.state == "joined"]
+        # A 1:1 call ends when either side hangs up; a group call when the last one leaves.
+        ended = call.mode == "p2p" or not joined
+        if ended:
+            self._end(call, reason)
+        view = call_view(call, participants)
+        everyone = [p.user_id for p in participants]
+        if ended:
+            await self._notify(everyone, "call:ended", {"call_id": call.id, "reason": reason, "by": me.user_id})
+        else:
+            await self._notify([p.user_id for p in joined], "call:left", {"call_id": call.id, "user_id": me.user_id, "reason": reason})
+        return view
+
+    @staticmethod
+    def _end(call: Call, reason: str) -> None:
+        call.state, call.end_reason = "ended", reason
+        call.active_room_id = None
+        call.ended_at = datetime.now(timezone.utc)
+
+    async def connection_closed(self, sid: str, user: "AuthUser") -> None:
+        """A peer's tab went away: its part of every call ends, as if it had hung up."""
+        async with self.services.db.transaction() as s:
+            rows = list(await s.scalars(select(CallParticipant).where(CallParticipant.sid == sid, CallParticipant.state == "joined")))
+            for me in rows:
+                call = await s.get(Call, me.call_id)
+                if call is not None:
+                    await self._leave_locked(s, call, me, "disconnected")
+        if self.services.media is not None:
+            for me in rows:
+                await self.services.media.leave(me.call_id, user.id)
+
+    async def expire_unanswered(self) -> int:
+        """End calls that rang past the timeout. The conditional update makes it fire once."""
+        cutoff = datetime.now(timezone.utc) - timedelta(seconds=self.services.settings.ring_timeout_seconds)
+        async with self.services.db.transaction() as s:
+            due = list(await s.scalars(select(Call.id).where(Call.state == "ringing", Call.started_at < cutoff)))
+        ended = 0
+        for call_id in due:
+            async with self.services.db.transaction() as s:
+                result = await s.execute(
+                    update(Call).where(Call.id == call_id, Call.state == "ringing")
+                    .values(state="ended", end_reason="no_answer", active_room_id=None, ended_at=datetime.now(timezone.utc))
+                )
+                if result.rowcount != 1:
+                    continue
+                everyone = [p.user_id for p in await _participants(s, call_id)]
+            ended += 1
+            await self._notify(everyone, "call:ended", {"call_id": call_id, "reason": "no_answer", "by": None})
+        return ended

@@ -1,0 +1,264 @@
+"""Socket.IO surface of calls: ringing, offer/answer/ICE relay, hang-up, ICE servers, and the
+server media relay (group sessions, and the fallback when a 1:1 cannot connect peer to peer)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, AsyncIterator, Literal
+
+import msgspec
+
+from server.audit import record_audit
+from server.errors import AppError, Forbidden
+from server.events import EventContext, EventRouter
+from server.rooms import require_member
+from server.storage.models import Call, CallParticipant
+from signaling.calls import CallService
+from signaling.turn import ice_servers_for
+
+if TYPE_CHECKING:
+    from server.services import Services
+
+log = logging.getLogger("signaling")
+router = EventRouter()
+
+MAX_SDP_CHARS = 64 * 1024
+MAX_CANDIDATE_CHARS = 2048
+# How often the ring timeout is checked; the timeout itself is a setting.
+SWEEP_INTERVAL_SECONDS = 1.0
+
+
+class StartCall(msgspec.Struct, forbid_unknown_fields=True):
+    room_id: str
+    media: Literal["audio", "video"] = "video"
+    mode: Literal["p2p", "relay"] = "p2p"
+
+
+class CallRef(msgspec.Struct, forbid_unknown_fields=True):
+    call_id: str
+
+
+class Description(msgspec.Struct, forbid_unknown_fields=True):
+    call_id: str
+    to: str
+    sdp: str
+    type: Literal["offer", "answer", "rollback"] = "offer"
+
+
+class IceCandidate(msgspec.Struct, forbid_unknown_fields=True):
+    call_id: str
+    to: str
+    # RTCIceCandidateInit; None marks the end of candidates.
+    candidate: dict[str, Any] | None = None
+
+
+class MediaOffer(msgspec.Struct, forbid_unknown_fields=True):
+    call_id: str
+    sdp: str
+    type: Literal["offer"] = "offer"
+
+
+class VideoRequest(msgspec.Struct, forbid_unknown_fields=True):
+    call_id: str
+    source_user_id: str
+    on: bool = True
+
+
+class Consent(msgspec.Struct, forbid_unknown_fields=True):
+    call_id: str
+    granted: bool
+
+
+def setup(services: "Services") -> None:
+    services.calls = CallService(services)
+    services.disconnect_hooks.append(services.calls.connection_closed)
+
+
+def _media_server(services: "Services") -> Any:
+    """Built on first use: a process that never relays media never loads aiortc's codecs."""
+    if services.media is None:
+        from media.server import MediaServer
+
+        settings = services.settings
+        services.media = MediaServer(
+            ice_servers=[{"urls": list(settings.stun_urls)}] if settings.stun_urls else [],
+            max_rooms=settings.media_max_rooms,
+            max_participants_per_room=settings.media_max_participants,
+            recordings_dir=settings.data_path / "recordings",
+        )
+    return services.media
+
+
+@contextlib.asynccontextmanager
+async def lifespan(services: "Services") -> AsyncIterator[None]:
+    async def sweep() -> None:
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
+            try:
+                await services.calls.expire_unanswered()
+            except Exception:
+                log.exception("calls.sweep_failed")
+
+    task = asyncio.create_task(sweep())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if services.media is not None:
+            await services.media.close()
+
+
+def _ice_servers(ctx: EventContext) -> list[dict[str, Any]]:
+    s = ctx.services.settings
+    return ice_servers_for(ctx.user.id, stun_urls=list(s.stun_urls), turn_urls=list(s.turn_urls),
+                           turn_secret=s.turn_secret or None, ttl_seconds=s.turn_ttl_seconds)
+
+
+def _check_size(text: str, limit: int) -> None:
+    if len(text) > limit:
+        raise AppError("That signaling message is too large.", code="payload_too_large", status=413)
+
+
+@router.on("call:ice_servers")
+async def on_ice_servers(ctx: EventContext, _p: Any) -> dict[str, Any]:
+    return {"ice_servers": _ice_servers(ctx)}
+
+
+@router.on("call:start", StartCall)
+async def on_start(ctx: EventContext, p: StartCall) -> dict[str, Any]:
+    call, joined_existing = await ctx.services.calls.start(ctx.user, ctx.sid, p.room_id, p.media, p.mode)
+    return {"call": call, "joined_existing": joined_existing, "ice_servers": _ice_servers(ctx)}
+
+
+@router.on("call:accept", CallRef)
+async def on_accept(ctx: EventContext, p: CallRef) -> dict[str, Any]:
+    return {"call": await ctx.services.calls.accept(ctx.user, ctx.sid, p.call_id), "ice_servers": _ice_servers(ctx)}
+
+
+@router.on("call:decline", CallRef)
+async def on_decline(ctx: EventContext, p: CallRef) -> dict[str, Any]:
+    return {"call": await ctx.services.calls.decline(ctx.user, p.call_id)}
+
+
+@router.on("call:end", CallRef)
+async def on_end(ctx: EventContext, p: CallRef) -> dict[str, Any]:
+    view = await ctx.services.calls.leave(ctx.user, p.call_id)
+    if ctx.services.media is not None:
+        await ctx.services.media.leave(p.call_id, ctx.user.id)
+    return {"call": view}
+
+
+@router.on("call:offer", Description)
+async def on_offer(ctx: EventContext, p: Description) -> dict[str, Any]:
+    _check_size(p.sdp, MAX_SDP_CHARS)
+    await ctx.services.calls.relay(ctx.user, p.call_id, p.to, "call:offer", {"sdp": p.sdp, "type": p.type})
+    return {}
+
+
+@router.on("call:answer", Description)
+async def on_answer(ctx: EventContext, p: Description) -> dict[str, Any]:
+    _check_size(p.sdp, MAX_SDP_CHARS)
+    await ctx.services.calls.relay(ctx.user, p.call_id, p.to, "call:answer", {"sdp": p.sdp, "type": "answer"})
+    return {}
+
+
+@router.on("call:ice", IceCandidate)
+async def on_ice(ctx: EventContext, p: IceCandidate) -> dict[str, Any]:
+    if p.candidate is not None:
+        _check_size(str(p.candidate.get("candidate", "")), MAX_CANDIDATE_CHARS)
+    await ctx.services.calls.relay(ctx.user, p.call_id, p.to, "call:ice", {"candidate": p.candidate})
+    return {}
+
+
+async def _joined_relay_call(ctx: EventContext, call_id: str) -> tuple[Call, bool]:
+    """The caller's relay-mode call, and whether they lead it (leaders' video is always forwarded)."""
+    async with ctx.services.db.transaction() as s:
+        call = await s.get(Call, call_id) if len(call_id) <= 64 else None
+        me = await s.get(CallParticipant, (call_id, ctx.user.id)) if call else None
+        if call is None or me is None or me.state != "joined":
+            raise Forbidden("Join the call first.")
+        _room, membership = await require_member(s, call.room_id, ctx.user.id)
+        if call.state == "ended":
+            raise AppError("That call has ended.", code="call_ended", status=409)
+        if call.mode != "relay":
+            # A 1:1 that cannot connect peer to peer falls back to the relay for both sides.
+            call.mode = "relay"
+        is_leader = membership.role in ("leader", "co-leader") or call.started_by == ctx.user.id
+    return call, is_leader
+
+
+@router.on("media:layout")
+async def on_media_layout(ctx: EventContext, _p: Any) -> dict[str, Any]:
+    return {"layout": _media_server(ctx.services).slot_layout()}
+
+
+@router.on("media:join", MediaOffer)
+async def on_media_join(ctx: EventContext, p: MediaOffer) -> dict[str, Any]:
+    _check_size(p.sdp, MAX_SDP_CHARS)
+    call, is_leader = await _joined_relay_call(ctx, p.call_id)
+    answer = await _media_server(ctx.services).join(call.id, ctx.user.id, {"sdp": p.sdp, "type": p.type}, is_leader=is_leader)
+    return {"answer": answer}
+
+
+@router.on("media:leave", CallRef)
+async def on_media_leave(ctx: EventContext, p: CallRef) -> dict[str, Any]:
+    if ctx.services.media is not None:
+        await ctx.services.media.leave(p.call_id, ctx.user.id)
+    return {}
+
+
+@router.on("media:request_video", VideoRequest)
+async def on_request_video(ctx: EventContext, p: VideoRequest) -> dict[str, Any]:
+    call, _lead = await _joined_relay_call(ctx, p.call_id)
+    media = _media_server(ctx.services)
+    if p.on:
+        await media.request_video(call.id, ctx.user.id, p.source_user_id)
+    else:
+        await media.cancel_video_request(call.id, ctx.user.id, p.source_user_id)
+    return {"forwarding": media.forwarding(call.id)}
+
+
+@router.on("media:stats", CallRef)
+async def on_media_stats(ctx: EventContext, p: CallRef) -> dict[str, Any]:
+    call, _lead = await _joined_relay_call(ctx, p.call_id)
+    return {"stats": await _media_server(ctx.services).stats(call.id)}
+
+
+@router.on("media:consent", Consent)
+async def on_consent(ctx: EventContext, p: Consent) -> dict[str, Any]:
+    """Recording consent is per person and recorded (audit log), and can be withdrawn at any time."""
+    call, _lead = await _joined_relay_call(ctx, p.call_id)
+    state = await _media_server(ctx.services).set_consent(call.id, ctx.user.id, p.granted)
+    async with ctx.services.db.transaction() as s:
+        await record_audit(s, ctx.user.id, "recording.consent", room_id=call.room_id, target_id=call.id, detail={"granted": p.granted})
+    await ctx.services.sio.emit("media:consent", {"call_id": call.id, "user_id": ctx.user.id, "granted": p.granted}, to=f"room:{call.room_id}")
+    return {"consent": state}
+
+
+@router.on("media:record_start", CallRef)
+async def on_record_start(ctx: EventContext, p: CallRef) -> dict[str, Any]:
+    call, is_leader = await _joined_relay_call(ctx, p.call_id)
+    if not is_leader:
+        raise Forbidden("Only the session's leader can start a recording.")
+    path = await _media_server(ctx.services).start_recording(call.id)
+    async with ctx.services.db.transaction() as s:
+        await record_audit(s, ctx.user.id, "recording.start", room_id=call.room_id, target_id=call.id)
+    await ctx.services.sio.emit("media:recording", {"call_id": call.id, "recording": True}, to=f"room:{call.room_id}")
+    return {"file": Path(path).name}
+
+
+@router.on("media:record_stop", CallRef)
+async def on_record_stop(ctx: EventContext, p: CallRef) -> dict[str, Any]:
+    call, is_leader = await _joined_relay_call(ctx, p.call_id)
+    if not is_leader:
+        raise Forbidden("Only the session's leader can stop a recording.")
+    files = await _media_server(ctx.services).stop_recording(call.id)
+    async with ctx.services.db.transaction() as s:
+        await record_audit(s, ctx.user.id, "recording.stop", room_id=call.room_id, target_id=call.id)
+    await ctx.services.sio.emit("media:recording", {"call_id": call.id, "recording": False}, to=f"room:{call.room_id}")
+    return {"files": [Path(f).name for f in files]}
