@@ -61,10 +61,17 @@ class ForwardingTrack(MediaStreamTrack):
                 continue
             frame_read = asyncio.ensure_future(source.recv())
             source_changed = asyncio.ensure_future(self._changed.wait())
-            done, pending = await asyncio.wait({frame_read, source_changed},
-                                               return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                task.cancel()
+            try:
+                done, _ = await asyncio.wait({frame_read, source_changed},
+                                             return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                # Also when the sender itself is cancelled (connection closing) mid-wait; a read
+                # that already failed then is marked as seen so asyncio does not report it.
+                for task in (frame_read, source_changed):
+                    if not task.done():
+                        task.cancel()
+                    elif not task.cancelled():
+                        task.exception()
             if frame_read not in done:
                 continue
             try:

@@ -58,6 +58,9 @@ async def participant_stats(participant: Participant) -> dict[str, Any]:
         if round_trip_times else None,
         "frames_decoded": {kind: published.frames_decoded
                            for kind, published in participant.published.items()},
+        "first_frame_after_join_ms": {
+            kind: round(1000 * (published.first_frame_at - participant.joined_at))
+            for kind, published in participant.published.items() if published.first_frame_at},
         "frames_forwarded": {kind: sum(slot.frames_forwarded for slot in slots)
                              for kind, slots in participant.slots.items()},
         "audio_level_dbfs": participant.audio_level_dbfs,
