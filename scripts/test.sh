@@ -5,4 +5,12 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --test
 scripts/services.sh
 # -rA prints every test's outcome plus the figures tests report (precision/recall, timings).
-exec .venv/bin/python -m pytest -rA -p no:cacheprovider "$@"
+set +e
+.venv/bin/python -m pytest -rA -p no:cacheprovider "$@"
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+  echo "pytest collected no tests: that is a failure, not a pass" >&2
+  exit 1
+fi
+exit "$rc"
