@@ -188,8 +188,15 @@ async def test_recording_needs_everyones_consent_and_writes_a_playable_file(
     # A newcomer who has not agreed pauses the recording at once.
     await session.join("rec", "visitor", luma=120)
     assert session.server.forwarding("rec")["recording"] == "paused"
+    # Once the visitor agrees, recording resumes in a new file; a withdrawal pauses it again.
+    await session.server.set_consent("rec", "visitor", True)
+    assert session.server.forwarding("rec")["recording"] == "recording"
+    await asyncio.sleep(1.0)
+    await session.server.set_consent("rec", "mentee", False)
+    assert session.server.forwarding("rec")["recording"] == "paused"
     segments = await session.server.stop_recording("rec")
-    assert segments == [str(path)]
+    assert segments[0] == str(path) and len(segments) == 2
+    assert session.server.forwarding("rec")["recording"] == "idle"
 
     with av.open(str(path)) as container:
         kinds = sorted(stream.type for stream in container.streams)
@@ -197,6 +204,28 @@ async def test_recording_needs_everyones_consent_and_writes_a_playable_file(
         video_frames = sum(1 for _ in container.decode(video=0))
     print(f"recorded {path.stat().st_size} bytes, {video_frames} video frames in ~2 s")
     assert video_frames > 10
+    with av.open(segments[1]) as container:
+        assert sorted(stream.type for stream in container.streams) == [
+            "audio", "audio", "audio", "video"]
+
+
+async def test_a_consumer_that_stops_reading_holds_a_bounded_number_of_frames() -> None:
+    from aiortc import AudioStreamTrack
+
+    from media.relay import BoundedMediaRelay
+
+    relay = BoundedMediaRelay(max_buffered_frames=5)
+    source = AudioStreamTrack()
+    stalled = relay.subscribe(source, buffered=True)
+    reader = relay.subscribe(source, buffered=True)
+    for _ in range(30):  # 30 × 20 ms of audio; `stalled` reads only the first frame
+        await reader.recv()
+        if _ == 0:
+            await stalled.recv()
+    assert stalled._queue.qsize() <= 5  # an unbounded queue would hold ~29 frames
+    stalled.stop()
+    reader.stop()
+    source.stop()
 
 
 @pytest.mark.browser
