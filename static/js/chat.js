@@ -1,0 +1,386 @@
+// The conversation view of one room: messages in seq order, older pages on scroll-up, typing,
+// read receipts, presence, edit/delete, and the composer with its outbox. All user text is set
+// with textContent (see dom.js).
+import { el, formatTime, show } from "./dom.js";
+import { currentLanguage, onLanguageChange, t } from "./i18n.js";
+
+const NEAR_TOP_PX = 80;
+const NEAR_BOTTOM_PX = 60;
+const TYPING_RENEW_MS = 3000;
+const TYPING_IDLE_MS = 3000;
+const MODERATOR_ROLES = new Set(["leader", "co-leader"]);
+
+export class ChatView {
+  /**
+   * @param {object} app  {conn, store, outbox, me, announce(text), onBack(), decorators}
+   *   decorators: functions (message, node, view) => void that features (translation) use to add
+   *   to a rendered message.
+   */
+  constructor(app, roomId) {
+    this.app = app;
+    this.store = app.store;
+    this.roomId = roomId;
+    this.nodes = new Map(); // message id -> <li>
+    this.abort = new AbortController();
+    this.loadingOlder = false;
+    this.typingSentAt = 0;
+    this.typingIdle = null;
+    this.root = this.build();
+  }
+
+  get room() {
+    return this.store.rooms.get(this.roomId);
+  }
+
+  get timeline() {
+    return this.store.timelines.get(this.roomId);
+  }
+
+  get myRoomRole() {
+    return this.store.member(this.roomId, this.app.me.id)?.room_role ?? "member";
+  }
+
+  build() {
+    this.titleNode = el("h2", { class: "chat-title", id: "chat-title", text: this.store.title(this.room) });
+    this.membersNode = el("ul", { class: "chat-members", attrs: { "aria-label": t("chat.members") } });
+    this.olderButton = el("button", { type: "button", class: "link-button older", i18n: "chat.load_older", hidden: true, on: { click: () => this.loadOlder() } });
+    this.list = el("ol", { class: "messages", attrs: { "aria-labelledby": "chat-title" } });
+    this.outboxList = el("ol", { class: "messages outbox", attrs: { "aria-label": t("chat.outbox") } });
+    this.emptyNode = el("p", { class: "empty", i18n: "chat.empty", hidden: true });
+    this.scroller = el("div", { class: "messages-scroll", tabIndex: 0, attrs: { "aria-label": t("chat.messages") } },
+      this.olderButton, this.emptyNode, this.list, this.outboxList);
+    this.jumpButton = el("button", { type: "button", class: "jump", i18n: "chat.new_below", hidden: true, on: { click: () => this.scrollToBottom() } });
+    this.typingNode = el("p", { class: "typing", attrs: { "aria-live": "polite" } });
+    this.input = el("textarea", {
+      id: "composer-input", rows: 2, maxLength: 4000, required: true,
+      i18nAttrs: { placeholder: "chat.placeholder" },
+      on: { input: () => this.onInput(), keydown: (e) => this.onComposerKey(e) },
+    });
+    this.composerError = el("p", { class: "form-error", attrs: { role: "alert" } });
+    this.composer = el("form", { class: "composer", on: { submit: (e) => this.onSubmit(e) } },
+      el("label", { htmlFor: "composer-input", class: "visually-hidden", i18n: "chat.message_label" }),
+      this.input,
+      el("button", { type: "submit", class: "primary", i18n: "chat.send" }),
+      this.composerError);
+    this.headerExtras = el("div", { class: "chat-actions" });
+    const back = el("button", { type: "button", class: "back", i18n: "chat.back", on: { click: () => this.app.onBack() } });
+    const root = el("section", { class: "chat", attrs: { "aria-labelledby": "chat-title" } },
+      el("header", { class: "chat-header" }, back, el("div", { class: "chat-heading" }, this.titleNode, this.membersNode), this.headerExtras),
+      this.scroller, this.jumpButton, this.typingNode, this.composer);
+    this.scroller.addEventListener("scroll", () => this.onScroll());
+    return root;
+  }
+
+  /** Fetch the newest page, render it and start following the room. */
+  async start() {
+    const { signal } = this.abort;
+    const s = this.store;
+    s.addEventListener("timeline", (e) => e.detail.roomId === this.roomId && this.onTimeline(e.detail), { signal });
+    s.addEventListener("presence", (e) => e.detail.roomId === this.roomId && this.renderMembers(), { signal });
+    s.addEventListener("rooms", () => this.onRoomChanged(), { signal });
+    s.addEventListener("typing", (e) => e.detail.roomId === this.roomId && this.renderTyping(), { signal });
+    s.addEventListener("receipts", (e) => e.detail.roomId === this.roomId && this.renderReceipts(), { signal });
+    s.addEventListener("incoming", (e) => e.detail.roomId === this.roomId && this.announce(e.detail.message), { signal });
+    this.app.outbox.addEventListener("change", (e) => e.detail.roomId === this.roomId && this.renderOutbox(), { signal });
+    document.addEventListener("visibilitychange", () => this.markRead(), { signal });
+    onLanguageChange(() => !signal.aborted && this.rerenderAll());
+    this.renderMembers();
+    this.renderOutbox();
+    await this.store.open(this.roomId);
+    this.rerenderAll();
+    this.scrollToBottom();
+  }
+
+  destroy() {
+    this.abort.abort();
+    this.stopTyping();
+  }
+
+  focusComposer() {
+    this.input.focus();
+  }
+
+  // ---- rendering ----
+
+  rerenderAll() {
+    const timeline = this.timeline;
+    if (!timeline?.loaded) return;
+    this.nodes.clear();
+    show(this.list, ...timeline.messages.map((m) => this.renderMessage(m)));
+    this.afterRender();
+    this.renderTyping();
+    this.renderOutbox();
+  }
+
+  onTimeline({ added, changed, older }) {
+    const wasNearBottom = this.isNearBottom();
+    const heightBefore = this.scroller.scrollHeight;
+    for (const message of changed) {
+      const node = this.nodes.get(message.id);
+      if (node) node.replaceWith(this.renderMessage(message));
+    }
+    for (const message of added) {
+      const node = this.renderMessage(message);
+      const next = this.timeline.nextAfter(message.seq);
+      const before = next ? this.nodes.get(next.id) : null;
+      this.list.insertBefore(node, before && before.parentNode === this.list ? before : null);
+    }
+    this.afterRender();
+    if (older) this.scroller.scrollTop += this.scroller.scrollHeight - heightBefore;
+    else if (added.length && (wasNearBottom || added.some((m) => m.sender_id === this.app.me.id))) this.scrollToBottom();
+    else if (added.length) this.jumpButton.hidden = false;
+    this.markRead();
+  }
+
+  afterRender() {
+    const timeline = this.timeline;
+    this.olderButton.hidden = !timeline?.hasMoreBefore;
+    this.emptyNode.hidden = Boolean(timeline?.messages.length) || this.app.outbox.forRoom(this.roomId).length > 0;
+    this.renderReceipts();
+  }
+
+  renderMessage(message) {
+    const mine = message.sender_id === this.app.me.id;
+    const author = mine ? t("chat.you") : this.store.memberName(this.roomId, message.sender_id) || t("chat.someone");
+    const time = el("time", { dateTime: message.created_at, text: formatTime(message.created_at, currentLanguage()) });
+    const meta = el("div", { class: "msg-meta" }, el("span", { class: "msg-author", text: author }), " ", time);
+    if (message.edited_at && !message.deleted) meta.append(" ", el("span", { class: "msg-edited", i18n: "chat.edited" }));
+    const body = message.deleted
+      ? el("p", { class: "msg-body deleted", i18n: "chat.deleted" })
+      : el("p", { class: "msg-body", text: message.body, attrs: { lang: message.language || null, dir: "auto" } });
+    const node = el("li", { class: `msg${mine ? " mine" : ""}${message.kind && message.kind !== "text" ? ` kind-${message.kind}` : ""}`, dataset: { id: message.id, seq: message.seq } },
+      meta, body);
+    for (const decorate of this.app.decorators || []) decorate(message, node, this);
+    if (!message.deleted) {
+      const actions = this.messageActions(message, mine);
+      if (actions) node.append(actions);
+    }
+    this.nodes.set(message.id, node);
+    return node;
+  }
+
+  messageActions(message, mine) {
+    const canDelete = mine || MODERATOR_ROLES.has(this.myRoomRole);
+    if (!mine && !canDelete) return null;
+    const actions = el("div", { class: "msg-actions" });
+    if (mine) actions.append(el("button", { type: "button", class: "link-button", i18n: "chat.edit", on: { click: () => this.beginEdit(message) } }));
+    if (canDelete) actions.append(el("button", { type: "button", class: "link-button", i18n: "chat.delete", on: { click: () => this.confirmDelete(message, actions) } }));
+    return actions;
+  }
+
+  beginEdit(message) {
+    const node = this.nodes.get(message.id);
+    const body = node?.querySelector(".msg-body");
+    if (!body) return;
+    const input = el("textarea", { class: "edit-input", value: message.body, rows: 2, maxLength: 4000, i18nAttrs: { "aria-label": "chat.edit_label" } });
+    const error = el("p", { class: "form-error", attrs: { role: "alert" } });
+    const cancel = () => {
+      form.replaceWith(body);
+      node.querySelector(".msg-actions button")?.focus();
+    };
+    const form = el("form", {
+      class: "edit-form",
+      on: {
+        submit: async (e) => {
+          e.preventDefault();
+          const text = input.value;
+          if (!text.trim() || text === message.body) return cancel();
+          try {
+            const { message: updated } = await this.app.conn.call("message:edit", { room_id: this.roomId, message_id: message.id, body: text });
+            this.store.mergeInto(this.roomId, [updated]);
+            this.nodes.get(message.id)?.querySelector(".msg-actions button")?.focus();
+          } catch (err) {
+            error.textContent = errorText(err);
+          }
+        },
+        keydown: (e) => {
+          if (e.key === "Escape") cancel();
+          if (e.key === "Enter" && !e.shiftKey) {
+            e.preventDefault();
+            form.requestSubmit();
+          }
+        },
+      },
+    }, input,
+    el("div", { class: "row" },
+      el("button", { type: "submit", class: "primary small", i18n: "chat.save" }),
+      el("button", { type: "button", class: "small", i18n: "chat.cancel", on: { click: cancel } })),
+    error);
+    body.replaceWith(form);
+    input.focus();
+  }
+
+  confirmDelete(message, actions) {
+    const original = [...actions.childNodes];
+    const no = el("button", { type: "button", class: "small", i18n: "chat.cancel", on: { click: () => { show(actions, ...original); original.at(-1).focus(); } } });
+    const yes = el("button", {
+      type: "button", class: "small danger", i18n: "chat.confirm_delete",
+      on: {
+        click: async () => {
+          try {
+            await this.app.conn.call("message:delete", { room_id: this.roomId, message_id: message.id });
+            const changed = this.timeline.markDeleted(message.id);
+            if (changed) this.onTimeline({ added: [], changed: [changed] });
+            this.input.focus();
+          } catch (err) {
+            show(actions, el("span", { class: "form-error", text: errorText(err) }), no);
+          }
+        },
+      },
+    });
+    show(actions, el("span", { i18n: "chat.delete_question" }), " ", yes, " ", no);
+    no.focus();
+  }
+
+  renderMembers() {
+    const room = this.room;
+    if (!room) return;
+    this.titleNode.textContent = this.store.title(room);
+    show(this.membersNode, ...room.members.filter((m) => m.id !== this.app.me.id).map((m) => {
+      const online = this.store.isOnline(this.roomId, m.id);
+      return el("li", { class: `member${online ? " online" : ""}`, dataset: { userId: m.id } },
+        el("span", { class: "dot", attrs: { "aria-hidden": "true" } }),
+        el("span", { text: m.display_name || m.username }),
+        el("span", { class: "visually-hidden presence-label", i18n: online ? "presence.online" : "presence.offline" }),
+        m.room_role !== "member" ? el("span", { class: "badge", text: t(`room_role.${m.room_role}`) }) : null);
+    }));
+  }
+
+  onRoomChanged() {
+    if (!this.room) return;
+    this.renderMembers();
+    this.renderReceipts();
+  }
+
+  renderTyping() {
+    const names = this.store.typingNames(this.roomId);
+    this.typingNode.textContent = names.length === 0 ? "" : names.length === 1 ? t("chat.typing_one", { name: names[0] }) : t("chat.typing_many", { names: names.join(", ") });
+  }
+
+  /** "Seen" under my newest message, once the others' read positions reach it. */
+  renderReceipts() {
+    for (const old of this.list.querySelectorAll(".msg-receipt")) old.remove();
+    const timeline = this.timeline;
+    const room = this.room;
+    if (!timeline || !room) return;
+    const mine = [...timeline.messages].reverse().find((m) => m.sender_id === this.app.me.id && !m.deleted);
+    if (!mine) return;
+    const others = room.members.filter((m) => m.id !== this.app.me.id);
+    const readers = others.filter((m) => m.last_read_seq >= mine.seq);
+    if (!readers.length) return;
+    const text = room.kind === "direct" || readers.length === others.length ? t("chat.seen") : t("chat.seen_by", { count: readers.length });
+    this.nodes.get(mine.id)?.append(el("p", { class: "msg-receipt", text }));
+  }
+
+  renderOutbox() {
+    const items = this.app.outbox.forRoom(this.roomId);
+    show(this.outboxList, ...items.map((item) => {
+      const status = item.state === "sending" ? t("outbox.sending") : item.state === "waiting" ? t("outbox.waiting") : `${t("outbox.failed")} ${errorText(item.error)}`;
+      const node = el("li", { class: `msg mine pending ${item.state}` },
+        el("div", { class: "msg-meta" }, el("span", { class: "msg-author", i18n: "chat.you" })),
+        el("p", { class: "msg-body", text: item.body, attrs: { dir: "auto" } }),
+        el("p", { class: "msg-status", text: status }));
+      if (item.state === "failed") {
+        node.append(el("div", { class: "msg-actions" },
+          item.retryable ? el("button", { type: "button", class: "link-button", i18n: "outbox.retry", on: { click: () => this.app.outbox.retry(item.clientId) } }) : null,
+          el("button", { type: "button", class: "link-button", i18n: "outbox.discard", on: { click: () => this.app.outbox.discard(item.clientId) } })));
+      }
+      return node;
+    }));
+    this.emptyNode.hidden = Boolean(this.timeline?.messages.length) || items.length > 0;
+    if (items.length) this.scrollToBottom();
+  }
+
+  announce(message) {
+    if (message.deleted) return;
+    const name = this.store.memberName(this.roomId, message.sender_id) || t("chat.someone");
+    this.app.announce(t("chat.announce", { name, body: message.body }));
+  }
+
+  // ---- scrolling, paging, reading ----
+
+  isNearBottom() {
+    const s = this.scroller;
+    return s.scrollHeight - s.scrollTop - s.clientHeight < NEAR_BOTTOM_PX;
+  }
+
+  scrollToBottom() {
+    this.scroller.scrollTop = this.scroller.scrollHeight;
+    this.jumpButton.hidden = true;
+    this.markRead();
+  }
+
+  onScroll() {
+    if (this.scroller.scrollTop < NEAR_TOP_PX) this.loadOlder();
+    if (this.isNearBottom()) {
+      this.jumpButton.hidden = true;
+      this.markRead();
+    }
+  }
+
+  async loadOlder() {
+    if (this.loadingOlder || !this.timeline?.hasMoreBefore) return;
+    this.loadingOlder = true;
+    this.olderButton.disabled = true;
+    try {
+      await this.store.loadOlder(this.roomId);
+    } catch {
+      // Offline: the button stays, and scrolling up again retries.
+    } finally {
+      this.loadingOlder = false;
+      this.olderButton.disabled = false;
+    }
+  }
+
+  markRead() {
+    const timeline = this.timeline;
+    if (!timeline?.messages.length || document.visibilityState !== "visible" || !this.isNearBottom()) return;
+    if (!this.root.isConnected) return;
+    this.store.markRead(this.roomId, timeline.lastSeq).catch(() => {});
+  }
+
+  // ---- composing ----
+
+  onComposerKey(event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      this.composer.requestSubmit();
+    }
+  }
+
+  onInput() {
+    const now = Date.now();
+    if (now - this.typingSentAt > TYPING_RENEW_MS && this.input.value.trim()) {
+      this.typingSentAt = now;
+      this.app.conn.call("typing:start", { room_id: this.roomId }).catch(() => {});
+    }
+    clearTimeout(this.typingIdle);
+    this.typingIdle = setTimeout(() => this.stopTyping(), TYPING_IDLE_MS);
+  }
+
+  stopTyping() {
+    clearTimeout(this.typingIdle);
+    if (!this.typingSentAt) return;
+    this.typingSentAt = 0;
+    this.app.conn.call("typing:stop", { room_id: this.roomId }).catch(() => {});
+  }
+
+  async onSubmit(event) {
+    event.preventDefault();
+    const body = this.input.value;
+    if (!body.trim()) return;
+    this.input.value = "";
+    this.composerError.textContent = "";
+    this.stopTyping();
+    await this.app.outbox.send(this.roomId, body, this.app.messageLanguage?.() ?? currentLanguage());
+  }
+}
+
+/** A person-readable reason for a failed action, in the UI language when we know the code. */
+export function errorText(error) {
+  if (!error) return "";
+  const key = `error.${error.code}`;
+  const translated = t(key);
+  if (translated !== key) return translated;
+  return error.message || t("error.generic");
+}

@@ -1,0 +1,143 @@
+// The app shell: language, connection banner, sign-in, then the signed-in workspace with its
+// sections (conversations for everyone; other sections by role, added by their modules).
+import * as api from "./api.js";
+import { ChatView } from "./chat.js";
+import { Connection } from "./connection.js";
+import { el, show } from "./dom.js";
+import { LANGUAGES, applyTranslations, currentLanguage, onLanguageChange, preferredLanguage, setLanguage, t } from "./i18n.js";
+import { Outbox } from "./outbox.js";
+import { RoomList } from "./roomlist.js";
+import { RoomStore } from "./rooms.js";
+import { forgetToken, savedToken, signIn } from "./session.js";
+
+const BACK_ONLINE_NOTICE_MS = 3000;
+
+const main = document.getElementById("main");
+const banner = document.getElementById("connection-banner");
+const announcer = document.getElementById("announcer");
+const userArea = document.getElementById("user-area");
+
+/** Say something to screen-reader users without moving focus (new messages, alerts). */
+export function announce(text) {
+  // Clearing first makes the same text be read again when it repeats.
+  announcer.textContent = "";
+  requestAnimationFrame(() => {
+    announcer.textContent = text;
+  });
+}
+
+function languagePicker() {
+  const select = document.getElementById("ui-language");
+  show(select, ...LANGUAGES.map((lang) => el("option", { value: lang, text: new Intl.DisplayNames([lang], { type: "language" }).of(lang) })));
+  select.value = currentLanguage();
+  select.addEventListener("change", () => setLanguage(select.value));
+}
+
+function showBanner(state) {
+  clearTimeout(showBanner.timer);
+  banner.className = `banner ${state}`;
+  if (state === "online") {
+    if (banner.hidden) return;
+    banner.textContent = t("connection.back_online");
+    showBanner.timer = setTimeout(() => { banner.hidden = true; }, BACK_ONLINE_NOTICE_MS);
+    return;
+  }
+  banner.textContent = t(state === "connecting" ? "connection.connecting" : "connection.reconnecting");
+  banner.hidden = false;
+}
+
+async function start() {
+  await setLanguage(preferredLanguage());
+  languagePicker();
+  for (;;) {
+    const session = await restoreOrSignIn();
+    const reason = await workspace(session);
+    if (reason === "signed-out") continue;
+  }
+}
+
+async function restoreOrSignIn() {
+  const token = savedToken();
+  if (token) {
+    try {
+      const { user } = await api.fetchMe(token);
+      return { token, user };
+    } catch {
+      forgetToken();
+    }
+  }
+  show(userArea);
+  return signIn(main);
+}
+
+/** The signed-in workspace; resolves when the user signs out or the session ends. */
+function workspace({ token, user }) {
+  return new Promise((resolve) => {
+    const conn = new Connection(token);
+    const store = new RoomStore(conn, user);
+    const outbox = new Outbox(conn, store);
+    const app = {
+      conn, store, outbox, me: user, announce, decorators: [], sections: [],
+      onOpen: (roomId) => openRoom(roomId),
+      onBack: () => closeRoom(),
+    };
+    window.mv = app; // for the browser console and the end-to-end tests' diagnostics
+
+    const roomList = new RoomList(app);
+    const chatPane = el("div", { class: "chat-pane" }, el("p", { class: "empty placeholder", i18n: "chat.pick_room" }));
+    const layout = el("div", { class: "workspace" }, roomList.root, chatPane);
+    let chat = null;
+
+    async function openRoom(roomId) {
+      chat?.destroy();
+      chat = new ChatView(app, roomId);
+      roomList.select(roomId);
+      show(chatPane, chat.root);
+      layout.classList.add("room-open");
+      await chat.start().catch(() => {});
+      chat?.focusComposer();
+    }
+
+    function closeRoom() {
+      const roomId = chat?.roomId;
+      chat?.destroy();
+      chat = null;
+      roomList.select(null);
+      layout.classList.remove("room-open");
+      show(chatPane, el("p", { class: "empty placeholder", i18n: "chat.pick_room" }));
+      if (roomId) roomList.root.querySelector(`[data-room-id="${CSS.escape(roomId)}"]`)?.focus();
+    }
+
+    const signOut = el("button", {
+      type: "button", class: "small", i18n: "session.sign_out",
+      on: {
+        click: async () => {
+          await api.logout(token).catch(() => {});
+          end("signed-out");
+        },
+      },
+    });
+    show(userArea, el("span", { class: "who", text: user.display_name || user.username }), signOut);
+
+    function end(reason) {
+      chat?.destroy();
+      conn.close();
+      forgetToken();
+      banner.hidden = true;
+      resolve(reason);
+    }
+
+    conn.addEventListener("status", (e) => showBanner(e.detail.state));
+    conn.addEventListener("unauthorized", () => end("signed-out"));
+    conn.socket.once("connect", () => store.load().catch(() => {}));
+    show(main, layout);
+    applyTranslations(main);
+    conn.open();
+  });
+}
+
+onLanguageChange(() => {
+  if (!banner.hidden && banner.classList.contains("reconnecting")) banner.textContent = t("connection.reconnecting");
+});
+
+start();

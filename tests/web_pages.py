@@ -1,0 +1,118 @@
+"""What a person does in the web client, as Playwright steps: the tests read as user stories.
+
+Locators go by role and accessible name (what a screen reader announces), so the tests also
+check that the controls are labelled.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from pathlib import Path
+
+from playwright.async_api import Browser, BrowserContext, Page, expect
+
+from tests.live_server import PASSWORD, REPO, ServerProcess
+
+SCREENSHOTS = Path(os.environ.get("MV_SCREENSHOT_DIR", REPO / "test-output" / "screenshots"))
+PHONE = {"width": 375, "height": 740}
+DESKTOP = {"width": 1200, "height": 800}
+
+
+def new_username(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+class WebUser:
+    """One person at one browser tab of the web client."""
+
+    def __init__(self, context: BrowserContext, page: Page, server: ServerProcess) -> None:
+        self.context = context
+        self.page = page
+        self.server = server
+        self.username = ""
+        self.dialogs: list[str] = []
+        self.console_errors: list[str] = []
+        page.on("dialog", self._on_dialog)
+        page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
+        page.on("pageerror", lambda e: self.console_errors.append(str(e)))
+
+    async def _on_dialog(self, dialog) -> None:  # type: ignore[no-untyped-def]
+        self.dialogs.append(dialog.message)
+        await dialog.dismiss()
+
+    @classmethod
+    async def open(cls, browser: Browser, server: ServerProcess, *, viewport: dict | None = None, locale: str = "en-US") -> "WebUser":
+        context = await browser.new_context(viewport=viewport or DESKTOP, locale=locale, timezone_id="Europe/Madrid")
+        page = await context.new_page()
+        page.set_default_timeout(15_000)
+        user = cls(context, page, server)
+        await page.goto(server.url + "/")
+        return user
+
+    async def close(self) -> None:
+        await self.context.close()
+
+    async def screenshot(self, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        await self.page.screenshot(path=str(path), full_page=False)
+        return path
+
+    # ---- account ----
+
+    async def register(self, *, prefix: str = "mentee", display_name: str = "", role: str = "mentee", country: str = "") -> "WebUser":
+        page = self.page
+        self.username = new_username(prefix)
+        await page.get_by_role("tab", name="Create an account").click()
+        panel = page.get_by_role("tabpanel")
+        await panel.get_by_label("Username").fill(self.username)
+        await panel.get_by_label("Name others see").fill(display_name or self.username)
+        await panel.get_by_label("Password").fill(PASSWORD)
+        await panel.get_by_label("I am joining as").select_option(role)
+        if country:
+            await panel.get_by_label("Country (optional)").fill(country)
+        await panel.get_by_role("button", name="Create my account").click()
+        await expect(page.get_by_role("heading", name="Conversations")).to_be_visible()
+        return self
+
+    async def sign_in(self, username: str, password: str = PASSWORD) -> "WebUser":
+        self.username = username
+        page = self.page
+        panel = page.get_by_role("tabpanel")
+        await panel.get_by_label("Username").fill(username)
+        await panel.get_by_label("Password").fill(password)
+        await panel.get_by_role("button", name="Sign in").click()
+        await expect(page.get_by_role("heading", name="Conversations")).to_be_visible()
+        return self
+
+    # ---- chat ----
+
+    async def start_conversation(self, username: str) -> None:
+        await self.page.get_by_label("Start a conversation with (username)").fill(username)
+        await self.page.get_by_role("button", name="Start", exact=True).click()
+        await expect(self.composer).to_be_focused()
+
+    async def open_room(self, title: str) -> None:
+        await self.page.locator(".room-item", has_text=title).click()
+        await expect(self.page.locator(".chat-title")).to_have_text(title)
+
+    @property
+    def composer(self):  # type: ignore[no-untyped-def]
+        return self.page.get_by_role("textbox", name="Message", exact=True)
+
+    async def send(self, text: str) -> None:
+        await self.composer.fill(text)
+        await self.composer.press("Enter")
+        await expect(self.message(text)).to_be_visible()
+
+    def message(self, text: str):  # type: ignore[no-untyped-def]
+        """A delivered (stored) message with exactly this body."""
+        return self.page.locator("ol.messages:not(.outbox) .msg-body", has_text=re.compile(f"^{re.escape(text)}$"))
+
+    async def bodies(self) -> list[str]:
+        return await self.page.locator("ol.messages:not(.outbox) > li .msg-body").all_text_contents()
+
+    async def seqs(self) -> list[int]:
+        return [int(s) for s in await self.page.locator("ol.messages:not(.outbox) > li").evaluate_all("ns => ns.map(n => n.dataset.seq)")]
