@@ -16,7 +16,7 @@ from typing import AsyncIterator
 import socketio
 from aiohttp import web
 
-from . import http_api, messages, presence, rooms, wirejson
+from . import cluster, http_api, messages, presence, rooms, wirejson
 from .auth import TokenService
 from .config import Settings
 from .connections import install_connection_handlers
@@ -25,6 +25,7 @@ from .http_api import SERVICES, error_middleware
 from .keyring import Keyring, load_or_create_master_key
 from .messages import MessageService
 from .presence import Presence
+from .presence_redis import RedisPresence
 from .ratelimit import RateLimiter
 from .services import Services
 from .storage import Database
@@ -36,16 +37,13 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
 
 # Feature modules, in start order. Each may define `setup`, `router`, `routes` and `lifespan`.
-FEATURES: tuple = (rooms, messages, presence)
+FEATURES: tuple = (rooms, messages, presence, cluster)
 
 
 def build_sio(settings: Settings) -> socketio.AsyncServer:
-    manager = None
-    if settings.redis_url:
-        manager = socketio.AsyncRedisManager(settings.redis_url, channel=f"{settings.redis_prefix}:socketio")
     return socketio.AsyncServer(
         async_mode="aiohttp",
-        client_manager=manager,
+        client_manager=cluster.build_client_manager(settings),
         json=wirejson,
         cors_allowed_origins=list(settings.cors_origins) or None,
         ping_interval=settings.ping_interval,
@@ -73,7 +71,7 @@ def build_services(settings: Settings) -> Services:
         sio=build_sio(settings),
     )
     services.messages = MessageService(services)
-    services.presence = Presence(services)
+    services.presence = RedisPresence(services) if settings.redis_url else Presence(services)
     services.dispatcher = Dispatcher(services)
     return services
 

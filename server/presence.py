@@ -52,7 +52,12 @@ class Presence:
             await self._broadcast(user.id, False)
 
     def is_online(self, user_id: str) -> bool:
+        """As seen by this process only; ``online_among`` is the answer across processes."""
         return self._connections.get(user_id, 0) > 0
+
+    async def online_among(self, user_ids: list[str]) -> set[str]:
+        """Which of these users have at least one open connection."""
+        return {i for i in user_ids if self.is_online(i)}
 
     async def _broadcast(self, user_id: str, online: bool) -> None:
         async with self.services.db.transaction() as s:
@@ -63,7 +68,8 @@ class Presence:
     async def announce_to_caller(self, ctx: EventContext, room_id: str) -> None:
         async with self.services.db.transaction() as s:
             ids = list(await s.scalars(select(Membership.user_id).where(Membership.room_id == room_id)))
-        await ctx.emit_to_caller("presence:state", {"room_id": room_id, "online": [i for i in ids if self.is_online(i)]})
+        online = await self.online_among(ids)
+        await ctx.emit_to_caller("presence:state", {"room_id": room_id, "online": [i for i in ids if i in online]})
 
 
 @router.on("typing:start", RoomOnly)

@@ -3,11 +3,15 @@ processes must share counters (so a user cannot multiply their quota by reconnec
 
 from __future__ import annotations
 
+import logging
+
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from .errors import RateLimited
+
+log = logging.getLogger("server.ratelimit")
 
 
 class RateLimiter:
@@ -23,6 +27,7 @@ class RateLimiter:
             storage = MemoryStorage()
         self.storage = storage
         self._strategy = MovingWindowRateLimiter(storage)
+        self._fallback = MovingWindowRateLimiter(MemoryStorage()) if redis_url else None
         self._items: dict[str, RateLimitItem] = {}
 
     def _item(self, rule: str) -> RateLimitItem:
@@ -32,7 +37,14 @@ class RateLimiter:
         return item
 
     async def hit(self, rule: str, *identifiers: str) -> bool:
-        return await self._strategy.hit(self._item(rule), *identifiers)
+        try:
+            return await self._strategy.hit(self._item(rule), *identifiers)
+        except Exception as exc:
+            if self._fallback is None:
+                raise
+            # Redis is down: count in this process rather than refuse every event until it is back.
+            log.warning("ratelimit.redis_unavailable", extra={"fields": {"error": str(exc)[:200]}})
+            return await self._fallback.hit(self._item(rule), *identifiers)
 
     async def check(self, rule: str, *identifiers: str, message: str) -> None:
         """Count one hit; raise RateLimited (with the retry hint) when the rule is exceeded."""

@@ -1,0 +1,189 @@
+"""Several server processes serving the same rooms, joined through Redis.
+
+python-socketio's Redis manager carries every ``sio.emit`` to every process, but it is
+fire-and-forget: an emit published while Redis restarts is lost, and a process whose listener
+was cut off never learns what it missed. Messages themselves are durable (stored before the
+ack, with gap-free seqs), so nothing is lost for good; what this module adds is that a member
+is never left *silently* behind:
+
+- when a process's Redis listener comes back after an outage, and when a peer process is found
+  dead, the process tells each of its own connections the newest seq of every room they view
+  (``room:head {room_id, last_seq}``); a client behind that seq fetches exactly the missing
+  messages with ``message:history {after_seq}``;
+- "log out everywhere" and bans reach connections on every process (``disconnect_user``);
+- Redis connections use explicit timeouts and no hidden retries (redis-py >= 8 changed the
+  defaults), so an outage surfaces as an error the listener recovers from, instead of a hang
+  or a silent reconnect that would hide a gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
+
+import socketio
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from sqlalchemy import select
+
+from .rooms import socket_room, user_room
+from .storage.models import Room
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .services import Services
+
+log = logging.getLogger("server.cluster")
+
+# A command to Redis that takes longer than this has failed (loopback or LAN Redis answers in µs).
+REDIS_COMMAND_TIMEOUT = 2.0  # seconds
+REDIS_CONNECT_TIMEOUT = 2.0  # seconds
+# Listener reconnect backoff: short, because every second offline is a second of missed fan-out.
+LISTEN_RETRY_FIRST = 0.2  # seconds
+LISTEN_RETRY_MAX = 2.0  # seconds
+ROOM_PREFIX = socket_room("")
+DISCONNECT_USER = "mv:disconnect_user"
+
+ResubscribedHook = Callable[[], Awaitable[None]]
+
+
+def redis_options() -> dict[str, Any]:
+    """Explicit timeouts and no library-level retries: our callers decide how to retry."""
+    return {
+        "socket_timeout": REDIS_COMMAND_TIMEOUT,
+        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+        "retry": Retry(NoBackoff(), 0),
+        "health_check_interval": 15,
+    }
+
+
+class ClusterManager(socketio.AsyncRedisManager):
+    """The Redis client manager, plus gap announcements and cluster-wide user disconnects."""
+
+    def __init__(self, settings: "Settings") -> None:
+        super().__init__(settings.redis_url, channel=f"{settings.redis_prefix}:socketio", redis_options=redis_options())
+        self.on_resubscribed: list[ResubscribedHook] = []
+        self.outages = 0
+
+    async def disconnect_user(self, user_id: str) -> None:
+        """Close the user's connections here, and ask every other process to close its own."""
+        await self._disconnect_local_user(user_id)
+        await self._publish({"method": DISCONNECT_USER, "user_id": user_id, "host_id": self.host_id})
+
+    async def _disconnect_local_user(self, user_id: str) -> None:
+        for namespace in list(self.get_namespaces()):
+            for sid, _eio_sid in list(self.get_participants(namespace, user_room(user_id))):
+                await self.server.disconnect(sid, namespace=namespace, ignore_queue=True)
+
+    async def _redis_listen_with_retries(self) -> AsyncIterator[Any]:
+        """The base loop with its own connection (publishers reconnect theirs independently),
+        a short backoff, and hooks that run after every re-subscribe that follows an outage."""
+        module = self._get_redis_module()
+        retry_sleep = LISTEN_RETRY_FIRST
+        recovering = False
+        while True:
+            client = module.Redis.from_url(self.redis_url, **self.redis_options)
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.channel)
+                if recovering:
+                    recovering = False
+                    log.warning("cluster.redis_listener_back", extra={"fields": {"outages": self.outages}})
+                    for hook in self.on_resubscribed:
+                        self.server.start_background_task(_run_hook, hook)
+                retry_sleep = LISTEN_RETRY_FIRST
+                async for message in pubsub.listen():
+                    yield message
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not recovering:
+                    self.outages += 1
+                    log.error("cluster.redis_listener_lost", extra={"fields": {"error": str(exc)[:200]}})
+                recovering = True
+                await asyncio.sleep(retry_sleep)
+                retry_sleep = min(retry_sleep * 2, LISTEN_RETRY_MAX)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+                with contextlib.suppress(Exception):
+                    await client.aclose()
+
+    async def _listen(self) -> AsyncIterator[Any]:
+        """Decode once here; our own control messages are handled, the rest go to the base."""
+        async for raw in super()._listen():
+            try:
+                data = self.json.loads(raw)
+            except Exception:
+                continue
+            if isinstance(data, dict) and data.get("method") == DISCONNECT_USER:
+                if data.get("host_id") != self.host_id and isinstance(data.get("user_id"), str):
+                    await self._disconnect_local_user(data["user_id"])
+                continue
+            yield data
+
+
+async def _run_hook(hook: ResubscribedHook) -> None:
+    try:
+        await hook()
+    except Exception:
+        log.exception("cluster.hook_failed")
+
+
+def local_chat_rooms(sio: socketio.AsyncServer) -> list[str]:
+    """Ids of the chat rooms that at least one connection of this process is viewing."""
+    rooms = sio.manager.rooms.get("/", {})
+    return [name[len(ROOM_PREFIX):] for name, members in rooms.items() if isinstance(name, str) and name.startswith(ROOM_PREFIX) and members]
+
+
+async def announce_room_heads(services: "Services") -> int:
+    """Tell this process's connections the newest seq of each room they view; returns rooms told.
+
+    Emitted locally only (``ignore_queue``): every process announces to its own connections,
+    from the database, which is the truth whatever Redis dropped.
+    """
+    room_ids = local_chat_rooms(services.sio)
+    if not room_ids:
+        return 0
+    async with services.db.transaction() as s:
+        heads = list(await s.execute(select(Room.id, Room.last_seq).where(Room.id.in_(room_ids))))
+    for room_id, last_seq in heads:
+        await services.sio.emit("room:head", {"room_id": room_id, "last_seq": last_seq}, to=socket_room(room_id), ignore_queue=True)
+    log.info("cluster.room_heads_announced", extra={"fields": {"rooms": len(heads)}})
+    return len(heads)
+
+
+def build_client_manager(settings: "Settings") -> socketio.AsyncManager | None:
+    """Redis-backed when configured; None keeps python-socketio's in-process manager."""
+    return ClusterManager(settings) if settings.redis_url else None
+
+
+def setup(services: "Services") -> None:
+    manager = services.sio.manager
+    if isinstance(manager, ClusterManager):
+        manager.on_resubscribed.append(lambda: announce_room_heads(services))
+
+
+async def disconnect_user(services: "Services", user_id: str) -> None:
+    """Close every connection of a user on every process (after a ban or "log out everywhere")."""
+    manager = services.sio.manager
+    if isinstance(manager, ClusterManager):
+        await manager.disconnect_user(user_id)
+        return
+    for namespace in list(manager.get_namespaces()):
+        for sid, _eio_sid in list(manager.get_participants(namespace, user_room(user_id))):
+            await services.sio.disconnect(sid, namespace=namespace)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(services: "Services") -> AsyncIterator[None]:
+    """Run the presence heartbeat (and dead-peer reaping) when presence lives in Redis."""
+    from .presence_redis import RedisPresence, heartbeat_running
+
+    if isinstance(services.presence, RedisPresence):
+        async with heartbeat_running(services.presence):
+            yield
+    else:
+        yield
