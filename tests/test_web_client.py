@@ -96,3 +96,92 @@ async def test_a_reader_who_was_offline_sees_the_missed_messages_in_order_after_
     assert await mentee.bodies() == ["before the tunnel", "missed one", "missed two", "missed three"]
     assert await mentee.seqs() == [1, 2, 3, 4]
     await mentee.screenshot("reconnect-caught-up")
+
+
+async def test_markup_in_messages_and_names_is_shown_as_text_and_never_runs(people):
+    mentee = await (await people()).register(prefix="ana", display_name="Ana")
+    mentor = await (await people()).register(prefix="mo", display_name="<b>Mo</b><img src=x onerror=alert(2)>", role="mentor")
+    await mentee.start_conversation(mentor.username)
+    await mentor.open_room("Ana")
+    attacks = ["<img src=x onerror=alert(1)>", "<script>window.__pwned = 1; alert(3)</script>", '"><svg onload=alert(4)>']
+    for text in attacks:
+        await mentor.send(text)
+    for text in attacks:
+        await expect(mentee.message(text)).to_be_visible()
+    await expect(mentee.page.locator(".chat-title")).to_have_text("<b>Mo</b><img src=x onerror=alert(2)>")
+    assert await mentee.bodies() == attacks
+    for user in (mentee, mentor):
+        assert await user.page.locator("main img, main script, main svg, main b").count() == 0
+        assert await user.page.evaluate("window.__pwned") is None
+        assert user.dialogs == []
+    await mentee.screenshot("xss-shown-as-text")
+
+
+async def test_the_author_edits_and_deletes_a_message_and_the_other_side_sees_it(people):
+    mentee, mentor = await two_people_in_a_conversation(people)
+    await mentee.send("I feel tird")
+    await expect(mentor.message("I feel tird")).to_be_visible()
+
+    mine = mentee.page.locator("ol.messages:not(.outbox) > li.mine").first
+    await mine.get_by_role("button", name="Edit").click()
+    editor = mentee.page.get_by_role("textbox", name="Edit your message")
+    await expect(editor).to_be_focused()
+    await editor.fill("I feel tired")
+    await editor.press("Enter")
+    await expect(mentor.message("I feel tired")).to_be_visible()
+    await expect(mentor.page.locator(".msg-edited")).to_have_text("(edited)")
+
+    await mine.get_by_role("button", name="Delete").click()
+    await mine.get_by_role("button", name="Yes, delete").click()
+    await expect(mentor.page.locator(".msg-body.deleted")).to_have_text("This message was deleted.")
+    await expect(mentee.page.locator(".msg-body.deleted")).to_have_text("This message was deleted.")
+    # The mentor cannot edit or delete what the mentee wrote.
+    assert await mentor.page.locator("ol.messages > li:not(.mine) .msg-actions").count() == 0
+    await mentor.screenshot("edited-and-deleted")
+
+
+async def test_scrolling_up_loads_older_history_page_by_page(people, server):
+    a, b = await register(server), await register(server, role="mentor")
+    ca, cb = await a.connect(), await b.connect()
+    room = (await ca.call("room:create", {"kind": "direct", "member_ids": [b.id]}))["room"]
+    for i in range(1, 61):
+        sender = ca if i % 2 else cb
+        reply = await sender.call("message:send", {"room_id": room["id"], "client_id": f"m{i}", "body": f"message number {i}"})
+        assert reply["ok"], reply
+        await asyncio.sleep(0.11)  # under the per-user rate limit
+    await close_all(a, b)
+
+    reader = await (await people()).sign_in(a.username)
+    await reader.open_room(b.user["display_name"])
+    await expect(reader.message("message number 60")).to_be_visible()
+    assert await reader.seqs() == list(range(11, 61))
+    older = reader.page.get_by_role("button", name="Load earlier messages")
+    await expect(older).to_be_visible()
+    await reader.page.locator(".messages-scroll").evaluate("s => s.scrollTop = 0")
+    await expect(reader.message("message number 1")).to_be_visible()
+    assert await reader.seqs() == list(range(1, 61))
+    await expect(older).to_be_hidden()
+    await reader.screenshot("history-paged")
+
+
+async def test_on_a_phone_in_spanish_the_page_fits_and_speaks_spanish(people):
+    mentor = await (await people()).register(prefix="mo", display_name="Mo", role="mentor")
+    phone = await people(viewport=PHONE, locale="es-MX")
+    await expect(phone.page.get_by_role("heading", name="Bienvenida")).to_be_visible()
+    await phone.page.get_by_label("Idioma").select_option("en")
+    await phone.register(prefix="lu", display_name="Lucía")
+    await phone.page.get_by_label("Language").select_option("es")
+    await expect(phone.page.get_by_role("heading", name="Conversaciones")).to_be_visible()
+    await phone.page.get_by_label("Iniciar una conversación con (usuario)").fill(mentor.username)
+    await phone.page.get_by_role("button", name="Iniciar", exact=True).click()
+    composer = phone.page.get_by_role("textbox", name="Mensaje", exact=True)
+    await composer.fill("Hola, ¿tienes un momento?")
+    await composer.press("Enter")
+    await expect(phone.message("Hola, ¿tienes un momento?")).to_be_visible()
+    width = await phone.page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the page is {width}px wide on a {PHONE['width']}px phone"
+    await phone.screenshot("phone-chat-es")
+    await phone.page.get_by_role("button", name="← Conversaciones").click()
+    await expect(phone.page.get_by_role("heading", name="Conversaciones")).to_be_visible()
+    await expect(phone.page.locator(".room-item", has_text="Mo")).to_be_focused()
+    await phone.screenshot("phone-rooms-es")

@@ -52,13 +52,14 @@ export class ChatView {
     this.jumpButton = el("button", { type: "button", class: "jump", i18n: "chat.new_below", hidden: true, on: { click: () => this.scrollToBottom() } });
     this.typingNode = el("p", { class: "typing", attrs: { "aria-live": "polite" } });
     this.input = el("textarea", {
-      id: "composer-input", rows: 2, maxLength: 4000, required: true,
+      id: "composer-input", rows: 2, maxLength: 4000, required: true, attrs: { "aria-describedby": "composer-hint" },
       i18nAttrs: { placeholder: "chat.placeholder" },
       on: { input: () => this.onInput(), keydown: (e) => this.onComposerKey(e) },
     });
     this.composerError = el("p", { class: "form-error", attrs: { role: "alert" } });
     this.composer = el("form", { class: "composer", on: { submit: (e) => this.onSubmit(e) } },
       el("label", { htmlFor: "composer-input", class: "visually-hidden", i18n: "chat.message_label" }),
+      el("span", { id: "composer-hint", class: "visually-hidden", i18n: "chat.enter_hint" }),
       this.input,
       el("button", { type: "submit", class: "primary", i18n: "chat.send" }),
       this.composerError);
@@ -119,7 +120,8 @@ export class ChatView {
       const node = this.nodes.get(message.id);
       if (node) node.replaceWith(this.renderMessage(message));
     }
-    for (const message of added) {
+    // Newest first, so the node each message goes before is already in place.
+    for (const message of [...added].reverse()) {
       const node = this.renderMessage(message);
       const next = this.timeline.nextAfter(message.seq);
       const before = next ? this.nodes.get(next.id) : null;
