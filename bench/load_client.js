@@ -12,7 +12,17 @@ let latencies = [];
 let delivered = 0;
 let measuring = false;
 
-function connectAll(url, users) {
+// Connect in batches: a storm of thousands of simultaneous handshakes overflows the listen backlog.
+const CONNECT_BATCH = 50;
+async function connectAll(url, users) {
+  const all = [];
+  for (let i = 0; i < users.length; i += CONNECT_BATCH) {
+    all.push(...await connectBatch(url, users.slice(i, i + CONNECT_BATCH)));
+  }
+  return all;
+}
+
+function connectBatch(url, users) {
   return Promise.all(users.map((u) => new Promise((resolve, reject) => {
     const s = io(url, { transports: ["websocket"], auth: { token: u.token }, reconnection: false, forceNew: true, timeout: 60000 });
     s.on("connect", () => {

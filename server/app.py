@@ -17,6 +17,7 @@ import socketio
 from aiohttp import web
 
 from . import cluster, http_api, messages, presence, rooms, wirejson
+from . import heap
 from .auth import TokenService
 from .config import Settings
 from .connections import install_connection_handlers
@@ -38,6 +39,7 @@ NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
 
 # Feature modules, in start order. Each may define `setup`, `router`, `routes` and `lifespan`.
 FEATURES: tuple = (rooms, messages, presence, cluster)
+FEATURES += (heap,)  # gives freed memory back to the OS after connection churn (issue 10)
 
 
 def build_sio(settings: Settings) -> socketio.AsyncServer:
