@@ -185,3 +185,53 @@ async def test_on_a_phone_in_spanish_the_page_fits_and_speaks_spanish(people):
     await expect(phone.page.get_by_role("heading", name="Conversaciones")).to_be_visible()
     await expect(phone.page.locator(".room-item", has_text="Mo")).to_be_focused()
     await phone.screenshot("phone-rooms-es")
+
+
+async def test_a_mentee_in_crisis_sees_help_lines_and_a_responder_acknowledges_and_resolves_the_alert(people, server):
+    responder_account = await register(server, role="responder")
+    responder = await (await people()).sign_in(responder_account.username)
+    await expect(responder.page.get_by_role("heading", name="Crisis alerts")).to_be_visible()
+    await expect(responder.page.get_by_text("No open alerts.")).to_be_visible()
+
+    mentee = await (await people()).register(prefix="ana", display_name="Ana", country="US")
+    mentor = await register(server, role="mentor")
+    await mentee.start_conversation(mentor.username)
+    await mentee.send("I am going to end my life tonight")
+
+    support = mentee.page.get_by_role("complementary", name="Talk to someone now")
+    await expect(support).to_be_visible()
+    await expect(support.get_by_role("link", name="Call 988")).to_be_visible()
+    await mentee.screenshot("crisis-resources-for-mentee")
+
+    alert = responder.page.locator(".alert", has_text="I am going to end my life tonight")
+    await expect(alert).to_be_visible()
+    await expect(alert.locator(".tier")).to_have_text("Tier 3")
+    await expect(responder.page.get_by_role("alert").filter(has_text="New crisis alert")).to_be_visible()
+    await expect(alert.locator(".age")).to_have_text("0 min ago")
+    await responder.screenshot("responder-alert-arrived")
+
+    await alert.get_by_role("button", name="Acknowledge — I'm on it").click()
+    await expect(alert.locator(".status")).to_have_text(f"Taken by {responder_account.user['display_name']}")
+    await alert.get_by_role("button", name="View conversation context").click()
+    await expect(alert.get_by_text("Opening the context is recorded in the audit log.")).to_be_visible()
+    await expect(alert.locator(".context .flagged")).to_contain_text("I am going to end my life tonight")
+    await responder.screenshot("responder-alert-acknowledged")
+
+    await alert.get_by_role("button", name="Resolve").click()
+    await responder.page.get_by_label("Resolution note (required)").fill("Called Ana; she is safe with her sister tonight.")
+    await alert.get_by_role("button", name="Resolve").last.click()
+    await expect(alert).to_be_hidden()
+    await expect(responder.page.get_by_text("No open alerts.")).to_be_visible()
+
+
+async def test_get_help_now_is_reachable_before_signing_in_and_speaks_the_readers_language(people):
+    visitor = await people(locale="es-ES")
+    await visitor.page.get_by_role("button", name="Pedir ayuda ahora").click()
+    dialog = visitor.page.get_by_role("dialog", name="Habla con alguien ahora")
+    await expect(dialog).to_be_visible()
+    await expect(dialog.locator(".hotline").first).to_be_visible()
+    await expect(dialog.get_by_role("button", name="Cerrar")).to_be_focused()
+    await visitor.screenshot("get-help-now-es")
+    await visitor.page.keyboard.press("Escape")
+    await expect(dialog).to_be_hidden()
+    await expect(visitor.page.get_by_role("button", name="Pedir ayuda ahora")).to_be_focused()

@@ -84,7 +84,7 @@ class WebUser:
         await panel.get_by_label("Username").fill(username)
         await panel.get_by_label("Password").fill(password)
         await panel.get_by_role("button", name="Sign in").click()
-        await expect(page.get_by_role("heading", name="Conversations")).to_be_visible()
+        await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
         return self
 
     # ---- chat ----

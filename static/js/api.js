@@ -13,6 +13,11 @@ export async function request(method, path, { token, body } = {}) {
   if (token) headers.Authorization = `Bearer ${token}`;
   let response;
   try {
+    // State changes always carry a JSON body: the server refuses what a cross-site form could send.
+    if (method !== "GET" && body === undefined) {
+      body = {};
+      headers["Content-Type"] = "application/json";
+    }
     response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch {
     throw new ApiError("network", "");

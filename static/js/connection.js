@@ -12,12 +12,13 @@ const CALL_TIMEOUT_MS = 15000;
 const SERVER_GOODBYE_RETRY_MS = 500;
 
 export class Connection extends EventTarget {
-  constructor(token) {
+  /** @param {string} namespace "/" for chat; "/responders" for the crisis console (same engine connection). */
+  constructor(token, namespace = "/") {
     super();
     this.token = token;
     this.state = "connecting";
     this.everConnected = false;
-    this.socket = io(location.origin, {
+    this.socket = io(location.origin + (namespace === "/" ? "" : namespace), {
       auth: { token },
       reconnectionDelay: 500,
       reconnectionDelayMax: 5000,

@@ -4,10 +4,12 @@ import * as api from "./api.js";
 import { ChatView } from "./chat.js";
 import { Connection } from "./connection.js";
 import { el, show } from "./dom.js";
+import { installHelp, setHelpProfile, showCrisisResources } from "./help.js";
 import { LANGUAGES, applyTranslations, currentLanguage, onLanguageChange, preferredLanguage, setLanguage, t } from "./i18n.js";
 import { Outbox } from "./outbox.js";
 import { RoomList } from "./roomlist.js";
 import { RoomStore } from "./rooms.js";
+import { CONSOLE_ROLES, ResponderConsole } from "./responder.js";
 import { forgetToken, savedToken, signIn } from "./session.js";
 
 const BACK_ONLINE_NOTICE_MS = 3000;
@@ -16,6 +18,7 @@ const main = document.getElementById("main");
 const banner = document.getElementById("connection-banner");
 const announcer = document.getElementById("announcer");
 const userArea = document.getElementById("user-area");
+const sectionNav = document.getElementById("sections");
 
 /** Say something to screen-reader users without moving focus (new messages, alerts). */
 export function announce(text) {
@@ -49,6 +52,7 @@ function showBanner(state) {
 async function start() {
   await setLanguage(preferredLanguage());
   languagePicker();
+  installHelp();
   for (;;) {
     const session = await restoreOrSignIn();
     const reason = await workspace(session);
@@ -82,6 +86,8 @@ function workspace({ token, user }) {
       onBack: () => closeRoom(),
     };
     window.mv = app; // for the browser console and the end-to-end tests' diagnostics
+    setHelpProfile(user);
+    conn.on("crisis:resources", showCrisisResources);
 
     const roomList = new RoomList(app);
     const chatPane = el("div", { class: "chat-pane" }, el("p", { class: "empty placeholder", i18n: "chat.pick_room" }));
@@ -121,16 +127,43 @@ function workspace({ token, user }) {
 
     function end(reason) {
       chat?.destroy();
+      app.console?.destroy();
+      show(sectionNav);
       conn.close();
       forgetToken();
+      setHelpProfile(null);
       banner.hidden = true;
+      document.getElementById("support-card").hidden = true;
       resolve(reason);
     }
+
+    // Sections: conversations for everyone, the others by role; each view is built on first visit.
+    const sections = [
+      { id: "chats", label: "nav.chats", build: () => layout },
+      CONSOLE_ROLES.has(user.role) && { id: "crisis", label: "nav.crisis", build: () => (app.console = new ResponderConsole(app)).root },
+    ].filter(Boolean);
+    const built = new Map();
+    function showSection(id) {
+      for (const section of sections) {
+        if (section.id === id && !built.has(id)) {
+          const node = section.build();
+          built.set(id, node === layout ? layout : el("div", { class: "section-view" }, node));
+          main.append(built.get(id));
+        }
+        built.get(section.id)?.toggleAttribute("hidden", section.id !== id);
+        section.button.setAttribute("aria-current", section.id === id ? "page" : "false");
+      }
+    }
+    for (const section of sections) {
+      section.button = el("button", { type: "button", i18n: section.label, on: { click: () => showSection(section.id) } });
+    }
+    show(sectionNav, ...(sections.length > 1 ? sections.map((s) => s.button) : []));
 
     conn.addEventListener("status", (e) => showBanner(e.detail.state));
     conn.addEventListener("unauthorized", () => end("signed-out"));
     conn.socket.once("connect", () => store.load().catch(() => {}));
-    show(main, layout);
+    show(main);
+    showSection(CONSOLE_ROLES.has(user.role) ? "crisis" : "chats");
     applyTranslations(main);
     conn.open();
   });
