@@ -59,7 +59,8 @@ def serve(settings: Settings) -> int:
         ssl_context.load_cert_chain(settings.tls_cert, settings.tls_key or None)
     # run_app handles SIGINT/SIGTERM: on_shutdown closes sockets, cleanup_ctx closes the database.
     web.run_app(app, host=settings.host, port=settings.port, ssl_context=ssl_context, print=None,
-                handle_signals=True, shutdown_timeout=10)
+                handle_signals=True, shutdown_timeout=10,
+                keepalive_timeout=settings.keepalive_timeout)
     return 0
 
 

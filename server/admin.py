@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import sys
 
+import orjson
 from sqlalchemy import select
 
 from .app import build_services
 from .config import Settings
+from .errors import AppError
 from .keyring import decode_key, key_id, unwrap_key, wrap_key
 from .storage.models import Room
 
 USAGE = """usage:
   python -m server users grant USERNAME ROLE
+  python -m server users ban USERNAME        suspend and disconnect everywhere
+  python -m server users export USERNAME     print their data as JSON (GDPR access request)
+  python -m server users delete USERNAME     forget them (GDPR erasure; crypto-shreds rooms only they held)
   python -m server keys rotate-master NEW_KEY_BASE64URL
   python -m server keys rotate-signing"""
 
@@ -25,6 +30,8 @@ async def run(command: str, args: list[str], settings: Settings) -> int:
             user = await services.users.grant_role(args[1], args[2])
             print(f"{user.username} is now {user.role}")
             return 0
+        if command == "users" and len(args) == 2 and args[0] in USER_ACTIONS:
+            return await USER_ACTIONS[args[0]](services, args[1])
         if command == "keys" and len(args) == 2 and args[0] == "rotate-master":
             count = await rotate_master_key(services, decode_key(args[1]))
             print(f"re-wrapped {count} room keys; now set MV_MASTER_KEY (or master.key) to the new key")
@@ -35,8 +42,44 @@ async def run(command: str, args: list[str], settings: Settings) -> int:
             return 0
         print(USAGE, file=sys.stderr)
         return 2
+    except AppError as exc:
+        print(exc.message, file=sys.stderr)
+        return 1
     finally:
         await services.db.close()
+
+
+async def ban_user(services, username: str) -> int:  # type: ignore[no-untyped-def]
+    """Suspend an account: every token dies now, and its live connections close on every process
+    (at once through Redis when configured, else at each server's next session check)."""
+    from .connections import publish_disconnect_user
+    from .privacy import admin_detail
+
+    user = await services.users.find_by_username(username)
+    await services.users.end_all_sessions(user.id, ban=True, detail=admin_detail())
+    pushed = await publish_disconnect_user(services.settings, user.id)
+    when = "now" if pushed else f"within {services.settings.session_check_seconds:g} s"
+    print(f"{user.username} is banned; their connections close {when}")
+    return 0
+
+
+async def export_user(services, username: str) -> int:  # type: ignore[no-untyped-def]
+    from .privacy import export_user as export
+
+    print(orjson.dumps(await export(services, username), option=orjson.OPT_INDENT_2).decode())
+    return 0
+
+
+async def delete_user(services, username: str) -> int:  # type: ignore[no-untyped-def]
+    from .privacy import delete_user as delete
+
+    summary = await delete(services, username)
+    print(f"deleted {username}: {summary['messages_removed']} messages removed, "
+          f"{summary['rooms_shredded']} rooms crypto-shredded, {summary['rows_removed']} personal rows removed")
+    return 0
+
+
+USER_ACTIONS = {"ban": ban_user, "export": export_user, "delete": delete_user}
 
 
 async def rotate_master_key(services, new_master: bytes) -> int:  # type: ignore[no-untyped-def]

@@ -17,6 +17,7 @@ import socketio
 from aiohttp import web
 
 from . import cluster, http_api, messages, presence, rooms, wirejson
+from . import agenda, groups, leadership, moderation
 from . import heap
 from .auth import TokenService
 from .config import Settings
@@ -39,6 +40,7 @@ NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
 
 # Feature modules, in start order. Each may define `setup`, `router`, `routes` and `lifespan`.
 FEATURES: tuple = (rooms, messages, presence, cluster)
+FEATURES += (groups, leadership, moderation, agenda)  # group rooms (issue 4)
 FEATURES += (heap,)  # gives freed memory back to the OS after connection churn (issue 10)
 
 

@@ -89,6 +89,12 @@ class Settings:
     rewards_retry_max_seconds: float = 600.0
     rewards_tick_seconds: float = 1.0
     # HTTP hardening
+    # An HTTP connection that has not sent a complete request by then is closed (slow-header floods).
+    keepalive_timeout: float = 15.0
+    # Shared per-user budget over all Socket.IO events (`limits` syntax).
+    event_rate: str = "60/10 seconds"
+    # How often each process re-checks its live connections against bans and "log out everywhere".
+    session_check_seconds: float = 2.0
     cors_origins: tuple[str, ...] = ()
     tls_cert: str = ""
     tls_key: str = ""

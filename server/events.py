@@ -24,8 +24,6 @@ log = logging.getLogger("server.events")
 
 Handler = Callable[["EventContext", Any], Awaitable[dict[str, Any] | None]]
 ANY_ROLE = None
-# Shared per-user budget over all events; per-feature limits (messages, rooms) sit on top.
-EVENTS_RATE = "60/10 seconds"
 
 
 @dataclass
@@ -110,8 +108,9 @@ class Dispatcher:
                 raise Unauthorized("You are not signed in.")
             if spec.roles is not None and user.role not in spec.roles:
                 raise Forbidden("You are not allowed to do that.")
+            # Shared per-user budget over all events; per-feature limits (messages, rooms) sit on top.
             await services.limiter.check(
-                EVENTS_RATE, "events", user.id, message="You are sending messages too fast. Please wait a moment."
+                services.settings.event_rate, "events", user.id, message="You are sending messages too fast. Please wait a moment."
             )
             payload = parse(spec.schema, data, max_bytes=services.settings.max_payload_bytes) if spec.schema else data
             result = await spec.handler(EventContext(services, sid, spec.namespace, user), payload)

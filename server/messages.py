@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .errors import Forbidden, InvalidPayload, NotFound
 from .events import EventContext, EventRouter
 from .rooms import require_member, socket_room
-from .storage.models import Message, Room, new_id
+from .storage.models import Membership, Message, Room, new_id
 
 if TYPE_CHECKING:
     from .services import Services
@@ -72,6 +72,9 @@ class SentMessage:
 
 
 FanoutHook = Callable[["Services", SentMessage], Awaitable[None]]
+# Runs inside the storing transaction, after membership, mute and retry checks: raise an AppError
+# to refuse the message (e.g. a group's slow mode). A retried client_id never reaches the checks.
+PreSendCheck = Callable[[AsyncSession, Room, Membership, "AuthUser"], Awaitable[None]]
 
 
 def message_view(room_id: str, row: Message, body: str | None) -> dict[str, Any]:
@@ -95,6 +98,7 @@ class MessageService:
         self.services = services
         self._room_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.before_fanout: list[FanoutHook] = []
+        self.pre_send_checks: list[PreSendCheck] = []
 
     def _validate_body(self, body: str) -> str:
         if not body.strip():
@@ -137,7 +141,7 @@ class MessageService:
         try:
             async with services.db.transaction() as s:
                 room, membership = await require_member(s, p.room_id, sender.id)
-                if membership.muted_until is not None and membership.muted_until > datetime.now(timezone.utc):
+                if membership.muted_until is not None and _aware(membership.muted_until) > datetime.now(timezone.utc):
                     raise Forbidden("You are muted in this room for now.", code="muted")
                 existing = await s.scalar(
                     select(Message.id).where(
@@ -146,6 +150,8 @@ class MessageService:
                 )
                 if existing is not None:
                     return None
+                for check in self.pre_send_checks:
+                    await check(s, room, membership, sender)
                 await services.limiter.check(
                     services.settings.message_rate, "messages", sender.id,
                     message="You are sending messages too fast. Please wait a moment.",

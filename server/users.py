@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from .audit import record_audit
-from .auth import DUMMY_HASH, ROLES, SELF_SERVICE_ROLES, TokenService, hash_password, verify_password
+from .auth import DUMMY_HASH, ROLES, SELF_SERVICE_ROLES, TokenClaims, TokenService, hash_password, verify_password
 from .errors import Conflict, Forbidden, InvalidPayload, NotFound, Unauthorized
 from .storage import Database
 from .storage.models import User
@@ -135,12 +135,18 @@ class UserService:
 
     async def authenticate(self, token: Any) -> AuthUser:
         """A valid, unrevoked token of a current, unbanned user; else Unauthorized."""
+        user, _claims = await self.authenticate_with_claims(token)
+        return user
+
+    async def authenticate_with_claims(self, token: Any) -> tuple[AuthUser, TokenClaims]:
+        """As ``authenticate``, plus the token's claims: a live connection keeps the epoch it was
+        opened under, so a later ban or "log out everywhere" can be noticed and end it."""
         claims = await self.tokens.verify(token)
         async with self.db.transaction() as s:
             row = await s.get(User, claims.user_id)
         if row is None or row.banned or row.token_epoch != claims.epoch:
             raise Unauthorized("Your session has ended; please sign in again.")
-        return auth_user(row)
+        return auth_user(row), claims
 
     async def get(self, user_id: str) -> AuthUser:
         async with self.db.transaction() as s:
@@ -167,7 +173,9 @@ class UserService:
             await record_audit(s, actor_id, "user.grant_role", target_id=row.id, detail={"role": role})
         return auth_user(row)
 
-    async def end_all_sessions(self, user_id: str, *, ban: bool = False, actor_id: str | None = None) -> None:
+    async def end_all_sessions(
+        self, user_id: str, *, ban: bool = False, actor_id: str | None = None, detail: dict[str, Any] | None = None
+    ) -> None:
         """Log out everywhere (and optionally ban): every existing token stops working."""
         async with self.db.transaction() as s:
             row = await s.get(User, user_id, with_for_update=True)
@@ -176,4 +184,4 @@ class UserService:
             row.token_epoch += 1
             if ban:
                 row.banned = True
-            await record_audit(s, actor_id or user_id, "user.ban" if ban else "user.logout_all", target_id=user_id)
+            await record_audit(s, actor_id or user_id, "user.ban" if ban else "user.logout_all", target_id=user_id, detail=detail)
