@@ -87,7 +87,8 @@ async def room_view(session: AsyncSession, room: Room) -> dict[str, Any]:
 
 
 async def create_room(
-    services: "Services", creator_id: str, kind: str, title: str, other_ids: list[str], *, creator_role: str = "member"
+    services: "Services", creator_id: str, kind: str, title: str, other_ids: list[str], *, creator_role: str = "member",
+    settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Creates the room with its own data key; the creator is a member."""
     wanted = list(dict.fromkeys(i for i in other_ids if i != creator_id))
@@ -108,7 +109,7 @@ async def create_room(
             wrapped_key=services.keyring.new_room_key(room_id),
             master_key_id=services.keyring.master_id,
             safety_monitoring=True,
-            settings={},
+            settings=settings or {},
         )
         s.add(room)
         await s.flush()
