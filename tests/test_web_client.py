@@ -235,3 +235,31 @@ async def test_get_help_now_is_reachable_before_signing_in_and_speaks_the_reader
     await visitor.page.keyboard.press("Escape")
     await expect(dialog).to_be_hidden()
     await expect(visitor.page.get_by_role("button", name="Pedir ayuda ahora")).to_be_focused()
+
+
+async def test_a_group_leader_mutes_a_member_from_the_console_and_the_member_is_told(people, server):
+    leader_account, member_account = await register(server, role="leader"), await register(server)
+    lc, mc = await leader_account.connect(), await member_account.connect()
+    created = await lc.call("group:create", {"title": "Tuesday circle", "invite_ids": [member_account.id]})
+    assert created["ok"], created
+    room_id = created["room"]["id"]
+    assert (await mc.call("group:accept", {"room_id": room_id}))["ok"]
+    await close_all(leader_account, member_account)
+
+    leader = await (await people()).sign_in(leader_account.username)
+    member = await (await people()).sign_in(member_account.username)
+    await leader.open_room("Tuesday circle")
+    await member.open_room("Tuesday circle")
+    await member.page.get_by_role("button", name="Raise hand").click()
+
+    await leader.page.get_by_role("button", name="Group console").click()
+    console = leader.page.get_by_role("complementary", name="Group console")
+    member_name = member_account.user["display_name"]
+    await expect(console.locator(".gc-hands")).to_have_text(member_name)
+    await console.get_by_role("button", name=f"Mute {member_name}").click()
+    await expect(console.get_by_role("button", name=f"Unmute {member_name}")).to_be_visible()
+
+    await expect(member.page.get_by_text("A group leader has muted you for now.")).to_be_visible()
+    await expect(member.composer).to_be_disabled()
+    await leader.screenshot("leader-console-muted-member")
+    await member.screenshot("member-muted")

@@ -3,6 +3,7 @@
 // with textContent (see dom.js).
 import { el, formatTime, show } from "./dom.js";
 import { currentLanguage, onLanguageChange, t } from "./i18n.js";
+import { GroupPanel } from "./groupconsole.js";
 
 const NEAR_TOP_PX = 80;
 const NEAR_BOTTOM_PX = 60;
@@ -87,6 +88,7 @@ export class ChatView {
     onLanguageChange(() => !signal.aborted && this.rerenderAll());
     this.renderMembers();
     this.renderOutbox();
+    if (this.room?.kind === "group") this.group = new GroupPanel(this);
     await this.store.open(this.roomId);
     this.rerenderAll();
     this.scrollToBottom();
@@ -94,6 +96,7 @@ export class ChatView {
 
   destroy() {
     this.abort.abort();
+    this.group?.destroy();
     this.stopTyping();
   }
 
