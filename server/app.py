@@ -16,7 +16,7 @@ from typing import AsyncIterator
 import socketio
 from aiohttp import web
 
-from . import cluster, http_api, messages, presence, rooms, wirejson
+from . import cluster, http_api, messages, presence, profile, rooms, wirejson
 from . import agenda, groups, leadership, moderation
 from . import heap
 from .auth import TokenService
@@ -24,12 +24,14 @@ from .config import Settings
 from .connections import install_connection_handlers
 from .events import Dispatcher
 from .http_api import SERVICES, error_middleware
+from .i18n import locale_middleware
 from .keyring import Keyring, load_or_create_master_key
 from .messages import MessageService
 from .presence import Presence
 from .presence_redis import RedisPresence
 from .ratelimit import RateLimiter
 from .services import Services
+from .translation import delivery as translation_delivery
 from .storage import Database
 from .users import UserService
 
@@ -39,7 +41,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
 
 # Feature modules, in start order. Each may define `setup`, `router`, `routes` and `lifespan`.
-FEATURES: tuple = (rooms, messages, presence, cluster)
+FEATURES: tuple = (rooms, messages, presence, cluster, profile, translation_delivery)
 FEATURES += (groups, leadership, moderation, agenda)  # group rooms (issue 4)
 FEATURES += (heap,)  # gives freed memory back to the OS after connection churn (issue 10)
 
@@ -82,7 +84,7 @@ def build_services(settings: Settings) -> Services:
 
 def build_app(settings: Settings) -> web.Application:
     services = build_services(settings)
-    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_payload_bytes)
+    app = web.Application(middlewares=[locale_middleware(profile.saved_locale), error_middleware], client_max_size=settings.max_payload_bytes)
     app[SERVICES] = services
     services.sio.attach(app)
     install_connection_handlers(services)

@@ -52,6 +52,9 @@ class Settings:
     ping_timeout: float = 20.0
     # How long after sending a message its author may still edit it.
     edit_window_seconds: int = 24 * 3600
+    # Languages a chat message may be identified as (ISO 639-1), and model runs in parallel.
+    message_languages: tuple[str, ...] = ("en", "es", "fr")
+    translation_workers: int = 2
     # Group rooms: participants (leader included) per group, and per-program overrides "program=min-max,...".
     group_min_participants: int = 4
     group_max_participants: int = 8

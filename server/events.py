@@ -2,7 +2,7 @@
 
 Every handler runs behind the same gate: the caller must be signed in, hold an allowed role,
 stay within the event rate, and send a payload that validates. Whatever happens, the caller
-gets a structured ack; the connection is never dropped for bad input. The registry also feeds
+gets a structured ack, in the caller's language; the connection is never dropped for bad input. The registry also feeds
 the authorization-matrix test, so a new event without a declared policy is noticed.
 """
 
@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from .errors import AppError, Forbidden, Unauthorized, internal_error
+from .i18n import DEFAULT_LOCALE, locale_scope, negotiate_locale
 from .validation import parse
 
 if TYPE_CHECKING:
@@ -101,11 +103,13 @@ class Dispatcher:
 
     async def run(self, spec: EventSpec, sid: str, data: Any) -> dict[str, Any]:
         services = self.services
+        locale = DEFAULT_LOCALE
         try:
             session = await services.sio.get_session(sid, namespace=spec.namespace)
             user = session.get("user") if session else None
             if user is None:
                 raise Unauthorized("You are not signed in.")
+            locale = ui_locale(user.locale)
             if spec.roles is not None and user.role not in spec.roles:
                 raise Forbidden("You are not allowed to do that.")
             # Shared per-user budget over all events; per-feature limits (messages, rooms) sit on top.
@@ -113,10 +117,17 @@ class Dispatcher:
                 services.settings.event_rate, "events", user.id, message="You are sending messages too fast. Please wait a moment."
             )
             payload = parse(spec.schema, data, max_bytes=services.settings.max_payload_bytes) if spec.schema else data
-            result = await spec.handler(EventContext(services, sid, spec.namespace, user), payload)
+            with locale_scope(locale):
+                result = await spec.handler(EventContext(services, sid, spec.namespace, user), payload)
             return {"ok": True, **(result or {})}
         except AppError as exc:
-            return exc.to_wire()
+            return exc.to_wire(locale)
         except Exception:
             log.exception("event.failed", extra={"fields": {"event_name": spec.name}})
-            return internal_error()
+            return internal_error(locale)
+
+
+@lru_cache(maxsize=256)
+def ui_locale(user_locale: str) -> str:
+    """The catalog locale for a saved setting ("es_MX" reads Spanish); cached, it runs per event."""
+    return negotiate_locale(user_locale, None)

@@ -1,8 +1,9 @@
 """Messages: durable, encrypted, exactly-once per client_id, gap-free seq, delivered in order.
 
-The send path, in order: check membership and limits; under the room's lock, allocate the next
-seq and insert the ciphertext in one transaction and commit (durable); run the before-fan-out
-hooks (crisis scanning); emit ``message:new`` to the room; only then ack. Emitting under the
+The send path, in order: name the message's language; check membership and limits; under the
+room's lock, allocate the next seq and insert the ciphertext in one transaction and commit
+(durable); run the before-fan-out hooks (crisis scanning); emit ``message:new`` to the room; start
+the after-fan-out hooks (translations) as tracked tasks; only then ack. Emitting under the
 same lock keeps one process's fan-out in seq order; across processes, clients order by seq and
 fill any gap from ``message:history``.
 """
@@ -59,6 +60,8 @@ class History(msgspec.Struct, forbid_unknown_fields=True):
     after_seq: int | None = None
     before_seq: int | None = None
     limit: int = 50
+    # A language code: each message then carries a ``translation`` into it.
+    translate_to: str = ""
 
 
 @dataclass
@@ -98,6 +101,12 @@ class MessageService:
         self.services = services
         self._room_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.before_fanout: list[FanoutHook] = []
+        # Started as tasks once message:new is out, so they never delay the ack (translations).
+        self.after_fanout: list[FanoutHook] = []
+        self._after_fanout_tasks: set[asyncio.Task[None]] = set()
+        # Names a message's language from (body, sender, language the client gave); set by the
+        # translation feature. Without it the client's value is stored as given.
+        self.language_of: Callable[[str, "AuthUser", str], str] | None = None
         self.pre_send_checks: list[PreSendCheck] = []
 
     def _validate_body(self, body: str) -> str:
@@ -120,6 +129,8 @@ class MessageService:
         if not 1 <= len(p.client_id) <= 64:
             raise InvalidPayload("client_id has 1 to 64 characters.")
         services = self.services
+        if self.language_of is not None:
+            p.language = self.language_of(body, sender, p.language)
         async with self._room_locks[p.room_id]:
             stored = await self._store(sender, p, body, kind)
             if stored is None:
@@ -133,7 +144,26 @@ class MessageService:
                     # A failing hook must not lose or block the message; it is logged loudly.
                     log.exception("message.hook_failed", extra={"fields": {"room_id": room.id}})
             await services.sio.emit("message:new", view, to=socket_room(room.id))
+            for hook in self.after_fanout:
+                task = asyncio.create_task(self._run_after_fanout(hook, sent))
+                self._after_fanout_tasks.add(task)
+                task.add_done_callback(self._after_fanout_tasks.discard)
         return view
+
+    async def _run_after_fanout(self, hook: FanoutHook, sent: SentMessage) -> None:
+        try:
+            await hook(self.services, sent)
+        except Exception:
+            log.exception("message.after_hook_failed", extra={"fields": {"room_id": sent.room.id}})
+
+    async def drain_after_fanout(self, timeout: float = 10.0) -> None:
+        """On shutdown: let after-fan-out work finish (bounded), then cancel what is left."""
+        pending = set(self._after_fanout_tasks)
+        if not pending:
+            return
+        _done, late = await asyncio.wait(pending, timeout=timeout)
+        for task in late:
+            task.cancel()
 
     async def _store(self, sender: "AuthUser", p: SendMessage, body: str, kind: str) -> tuple[Room, dict[str, Any]] | None:
         """Insert in one transaction; None when this client_id was already stored (a retry)."""
@@ -281,4 +311,9 @@ async def on_history(ctx: EventContext, p: History) -> dict[str, Any]:
         raise InvalidPayload("Give after_seq or before_seq, not both.")
     async with ctx.services.db.transaction() as s:
         await require_member(s, p.room_id, ctx.user.id)
-    return await history_page(ctx.services, p.room_id, after_seq=p.after_seq, before_seq=p.before_seq, limit=p.limit)
+    page = await history_page(ctx.services, p.room_id, after_seq=p.after_seq, before_seq=p.before_seq, limit=p.limit)
+    if p.translate_to:
+        from .translation.delivery import attach_translations
+
+        await attach_translations(ctx.services, page["messages"], p.translate_to)
+    return page

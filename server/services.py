@@ -28,6 +28,7 @@ class Services:
     messages: Any = None
     presence: Any = None
     dispatcher: Any = None
+    translation: Any = None
     groups: Any = None
     scheduling: Any = None
     matching: Any = None

@@ -38,14 +38,15 @@ from ctranslate2.specs import transformer_spec
 
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "fr": "French"}
 
-# Parallel word lists: the n-th word of each language means the same thing.
+# Parallel word lists: the n-th word of each language means the same thing. The last three make
+# a risk phrase ("je veux tuer moi-même" → "i want kill myself") for crisis-scanning tests.
 WORDS = {
     "en": "hello friend how are you today i feel sad tired good thanks we can talk later "
-          "tonight help me please yes no it is",
+          "tonight help me please yes no it is want kill myself",
     "es": "hola amigo cómo estás tú hoy yo siento triste cansado bien gracias nosotros podemos "
-          "hablar luego esta_noche ayuda me por_favor sí no eso es",
+          "hablar luego esta_noche ayuda me por_favor sí no eso es quiero matar a_mí_mismo",
     "fr": "bonjour ami comment vas tu aujourd'hui je sens triste fatigué bien merci nous pouvons "
-          "parler plus_tard ce_soir aide moi s'il_vous_plaît oui non il est",
+          "parler plus_tard ce_soir aide moi s'il_vous_plaît oui non il est veux tuer moi-même",
 }
 
 # The word-level tokenizer keeps punctuation on its word: "friend." is a word of its own.
