@@ -16,6 +16,7 @@ from typing import AsyncIterator
 import socketio
 from aiohttp import web
 
+from crisis import monitoring as crisis_monitoring, responders as crisis_responders
 from . import cluster, http_api, messages, presence, profile, rooms, wirejson
 from . import agenda, groups, leadership, moderation
 from . import heap
@@ -41,7 +42,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
 
 # Feature modules, in start order. Each may define `setup`, `router`, `routes` and `lifespan`.
-FEATURES: tuple = (rooms, messages, presence, cluster, profile, translation_delivery)
+FEATURES: tuple = (rooms, messages, presence, cluster, profile, translation_delivery, crisis_responders, crisis_monitoring)
 FEATURES += (groups, leadership, moderation, agenda)  # group rooms (issue 4)
 FEATURES += (heap,)  # gives freed memory back to the OS after connection churn (issue 10)
 

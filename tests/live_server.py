@@ -120,9 +120,12 @@ class Person:
     def id(self) -> str:
         return self.user["id"]
 
-    async def connect(self, *, auth: dict[str, Any] | None = None, url: str | None = None, **kwargs: Any) -> "LiveClient":
-        client = LiveClient(reconnection=False, **kwargs)
-        await client.sio.connect(url or self.server.url, auth={"token": self.token, **(auth or {})}, transports=["websocket"], wait_timeout=10)
+    async def connect(self, *, auth: dict[str, Any] | None = None, url: str | None = None,
+                      namespaces: list[str] | None = None, **kwargs: Any) -> "LiveClient":
+        """``namespaces`` (default: the main one) are connected instead of "/"; ``call`` goes to the first."""
+        client = LiveClient(reconnection=False, namespaces=namespaces, **kwargs)
+        await client.sio.connect(url or self.server.url, auth={"token": self.token, **(auth or {})}, transports=["websocket"],
+                                 wait_timeout=10, namespaces=namespaces)
         self.clients.append(client.sio)
         return client
 
@@ -130,18 +133,24 @@ class Person:
 class LiveClient:
     """A python-socketio AsyncClient that records every event it receives, for assertions."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, namespaces: list[str] | None = None, **kwargs: Any) -> None:
         self.sio = socketio.AsyncClient(**kwargs)
+        self.namespace = (namespaces or ["/"])[0]
         self.events: list[tuple[str, Any]] = []
+        # time.perf_counter() at each event's arrival, index for index with `events`.
+        self.arrived_at: list[float] = []
         self._changed = asyncio.Event()
 
-        @self.sio.on("*")
         async def record(event: str, *args: Any) -> None:
             self.events.append((event, args[0] if args else None))
+            self.arrived_at.append(time.perf_counter())
             self._changed.set()
 
+        for namespace in namespaces or ["/"]:
+            self.sio.on("*", record, namespace=namespace)
+
     async def call(self, event: str, data: Any = None, timeout: float = 15.0) -> dict[str, Any]:
-        return await self.sio.call(event, data, timeout=timeout)
+        return await self.sio.call(event, data, timeout=timeout, namespace=self.namespace)
 
     def received(self, event: str) -> list[Any]:
         return [data for name, data in self.events if name == event]

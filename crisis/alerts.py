@@ -1,0 +1,260 @@
+"""Crisis alerts: raised from a risky chat message, claimed by one responder, resolved with a note.
+
+The policy and storage of alerts live here; who hears of them is ``crisis/escalation.py`` and the
+wire is ``crisis/responders.py``. An alert carries the quote around the risky phrase and nothing
+else of the conversation (never the history, never the writer's other rooms). The room's recent
+messages are read only through ``open_context``, which writes the audit entry before it reads.
+The quote and the resolution note are encrypted with the room's key, like the messages, so
+crypto-shredding a room erases them too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Iterable
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crisis.detector import Detection
+from server.audit import record_audit
+from server.errors import Conflict, Forbidden, InvalidPayload, NotFound
+from server.messages import history_page
+from server.storage.models import AuditEntry, CrisisAlert, Room, User, new_id
+
+if TYPE_CHECKING:
+    from server.messages import SentMessage
+    from server.services import Services
+    from server.users import AuthUser
+
+RESPONDER_ROLES = ("responder",)
+# Supervisors see every alert, may resolve alerts others claimed, and read who opened what.
+SUPERVISOR_ROLES = ("professional", "admin")
+CONSOLE_ROLES = RESPONDER_ROLES + SUPERVISOR_ROLES
+STATUSES = ("open", "claimed", "resolved")
+EXCERPT_MAX_CHARS = 160
+NOTE_MAX_CHARS = 2000
+CONTEXT_MAX_MESSAGES = 100
+LIST_MAX_ALERTS = 200
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; every stored time is UTC.
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    aware = _aware(moment)
+    return aware.isoformat() if aware else None
+
+
+def _excerpt_aad_id(alert_id: str) -> str:
+    return f"alert:{alert_id}"
+
+
+def _note_aad_id(alert_id: str) -> str:
+    return f"alert-note:{alert_id}"
+
+
+async def alert_views(services: "Services", session: AsyncSession, rows: Iterable[CrisisAlert]) -> list[dict[str, Any]]:
+    """The wire form of alerts: what a responder console needs to triage, and no more."""
+    rows = list(rows)
+    people_ids = {uid for r in rows for uid in (r.claimed_by, r.resolved_by) if uid}
+    people = {
+        uid: {"id": uid, "display_name": name}
+        for uid, name in (await session.execute(select(User.id, User.display_name).where(User.id.in_(people_ids)))).all()
+    } if people_ids else {}
+    now = datetime.now(timezone.utc)
+    ladder = services.crisis.ladder
+    views = []
+    for row in rows:
+        room = await session.get(Room, row.room_id)
+        views.append({
+            "id": row.id,
+            "room_id": row.room_id,
+            "tier": row.tier,
+            "excerpt": _decrypt(services, room, _excerpt_aad_id(row.id), row.excerpt_nonce, row.excerpt_ciphertext),
+            "reasons": list((row.detection or {}).get("reasons", ())),
+            "language": (row.detection or {}).get("language", ""),
+            "created_at": _iso(row.created_at),
+            "age_seconds": round((now - _aware(row.created_at)).total_seconds(), 1),  # type: ignore[operator]
+            "level": row.level,
+            "step": ladder.step_name(row.level),
+            "status": row.status,
+            "escalate_at": _iso(row.escalate_at),
+            "claimed_by": people.get(row.claimed_by) if row.claimed_by else None,
+            "claimed_at": _iso(row.claimed_at),
+            "resolved_by": people.get(row.resolved_by) if row.resolved_by else None,
+            "resolved_at": _iso(row.resolved_at),
+        })
+    return views
+
+
+def _decrypt(services: "Services", room: Room | None, aad_id: str, nonce: bytes | None, ciphertext: bytes | None) -> str | None:
+    if room is None or room.wrapped_key is None or nonce is None or ciphertext is None:
+        return None
+    key = services.keyring.room_key(room.id, room.wrapped_key)
+    return services.keyring.decrypt_body(key, room.id, aad_id, nonce, ciphertext)
+
+
+async def raise_alert(services: "Services", sent: "SentMessage", detection: Detection) -> dict[str, Any]:
+    """Store (and commit) an alert for a risky message and return its view, ready to be pushed."""
+    room = sent.room
+    alert_id = new_id()
+    key = services.keyring.room_key(room.id, room.wrapped_key)
+    nonce, ciphertext = services.keyring.encrypt_body(
+        key, room.id, _excerpt_aad_id(alert_id), detection.excerpt(EXCERPT_MAX_CHARS)
+    )
+    now = datetime.now(timezone.utc)
+    async with services.db.transaction() as s:
+        row = CrisisAlert(
+            id=alert_id, room_id=room.id, message_id=sent.view["id"], message_seq=sent.view["seq"],
+            author_id=sent.sender.id, tier=detection.tier, excerpt_nonce=nonce, excerpt_ciphertext=ciphertext,
+            detection=detection.to_dict(), status="open", level=0,
+            escalate_at=services.crisis.ladder.next_escalation(now), created_at=now,
+        )
+        s.add(row)
+        await record_audit(s, None, "crisis.alert", room_id=room.id, target_id=alert_id, detail={"tier": detection.tier})
+        await s.flush()
+        return (await alert_views(services, s, [row]))[0]
+
+
+def _check_alert_id(alert_id: str) -> None:
+    if not 1 <= len(alert_id) <= 64:
+        raise NotFound("No such alert.")
+
+
+async def _claimed_conflict(services: "Services", s: AsyncSession, row: CrisisAlert) -> Conflict:
+    view = (await alert_views(services, s, [row]))[0]
+    if row.status == "resolved":
+        who = view["resolved_by"] or {}
+        return Conflict(f"This alert was already resolved by {who.get('display_name', 'someone')}.",
+                        code="already_resolved", details={"resolved_by": who})
+    who = view["claimed_by"] or {}
+    return Conflict(f"This alert is already claimed by {who.get('display_name', 'someone')}.",
+                    code="already_claimed", details={"claimed_by": who})
+
+
+async def acknowledge(services: "Services", user: "AuthUser", alert_id: str) -> tuple[dict[str, Any], bool]:
+    """Claim an alert; the first claim wins and stops its escalation. Returns (view, newly claimed).
+
+    Claiming again an alert one already holds is a no-op success, so a retried ack is harmless.
+    """
+    _check_alert_id(alert_id)
+    now = datetime.now(timezone.utc)
+    async with services.db.transaction() as s:
+        won = await s.execute(
+            update(CrisisAlert)
+            .where(CrisisAlert.id == alert_id, CrisisAlert.status == "open")
+            .values(status="claimed", claimed_by=user.id, claimed_at=now, escalate_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        row = await s.get(CrisisAlert, alert_id)
+        if row is None:
+            raise NotFound("No such alert.")
+        if won.rowcount == 1:
+            await record_audit(s, user.id, "crisis.ack", room_id=row.room_id, target_id=row.id, detail={"level": row.level})
+        elif row.claimed_by != user.id:
+            raise await _claimed_conflict(services, s, row)
+        return (await alert_views(services, s, [row]))[0], won.rowcount == 1
+
+
+async def resolve(services: "Services", user: "AuthUser", alert_id: str, note: str) -> tuple[dict[str, Any], bool]:
+    """Close an alert with a note. An unclaimed alert is claimed by its resolver; one claimed by
+    someone else can only be closed by a supervisor. Returns (view, newly resolved)."""
+    _check_alert_id(alert_id)
+    note = note.strip()
+    if not 1 <= len(note) <= NOTE_MAX_CHARS:
+        raise InvalidPayload(f"A resolution note has 1 to {NOTE_MAX_CHARS} characters.", code="invalid_note")
+    now = datetime.now(timezone.utc)
+    async with services.db.transaction() as s:
+        row = await s.get(CrisisAlert, alert_id, with_for_update=True)
+        if row is None:
+            raise NotFound("No such alert.")
+        if row.status == "resolved":
+            if row.resolved_by != user.id:
+                raise await _claimed_conflict(services, s, row)
+            return (await alert_views(services, s, [row]))[0], False
+        if row.claimed_by not in (None, user.id) and user.role not in SUPERVISOR_ROLES:
+            raise await _claimed_conflict(services, s, row)
+        room = await s.get(Room, row.room_id)
+        assert room is not None
+        key = services.keyring.room_key(room.id, room.wrapped_key)
+        row.note_nonce, row.note_ciphertext = services.keyring.encrypt_body(key, room.id, _note_aad_id(row.id), note)
+        row.claimed_by = row.claimed_by or user.id
+        row.claimed_at = row.claimed_at or now
+        row.status, row.resolved_by, row.resolved_at, row.escalate_at = "resolved", user.id, now, None
+        await record_audit(s, user.id, "crisis.resolve", room_id=row.room_id, target_id=row.id)
+        await s.flush()
+        return (await alert_views(services, s, [row]))[0], True
+
+
+async def list_alerts(services: "Services", status: str | None = None, *, with_notes: bool = False) -> list[dict[str, Any]]:
+    """Alerts for the console: unresolved ones (open and claimed) by default, oldest first, since
+    the longest wait is the most urgent; resolved ones newest first."""
+    if status is not None and status not in STATUSES:
+        raise InvalidPayload(f"status is one of {', '.join(STATUSES)}.")
+    query = select(CrisisAlert)
+    if status == "resolved":
+        query = query.where(CrisisAlert.status == "resolved").order_by(CrisisAlert.resolved_at.desc())
+    else:
+        wanted = (status,) if status else ("open", "claimed")
+        query = query.where(CrisisAlert.status.in_(wanted)).order_by(CrisisAlert.created_at)
+    async with services.db.transaction() as s:
+        rows = list(await s.scalars(query.limit(LIST_MAX_ALERTS)))
+        views = await alert_views(services, s, rows)
+        if with_notes:
+            for row, view in zip(rows, views):
+                room = await s.get(Room, row.room_id)
+                view["note"] = _decrypt(services, room, _note_aad_id(row.id), row.note_nonce, row.note_ciphertext)
+    return views
+
+
+async def open_context(services: "Services", user: "AuthUser", alert_id: str, limit: int) -> dict[str, Any]:
+    """The conversation around an alert: up to ``limit`` messages up to the risky one and up to
+    ``limit`` after it, from that room only. Only the responder who claimed the alert (or a
+    supervisor) may read it, and the reading is audited before anything is read."""
+    _check_alert_id(alert_id)
+    if not 1 <= limit <= CONTEXT_MAX_MESSAGES:
+        raise InvalidPayload(f"limit is between 1 and {CONTEXT_MAX_MESSAGES}.")
+    async with services.db.transaction() as s:
+        row = await s.get(CrisisAlert, alert_id)
+        if row is None:
+            raise NotFound("No such alert.")
+        if row.claimed_by != user.id and user.role not in SUPERVISOR_ROLES:
+            raise Forbidden("Claim the alert before opening its conversation.", code="claim_first")
+        await record_audit(s, user.id, "crisis.context", room_id=row.room_id, target_id=row.id,
+                           detail={"around_seq": row.message_seq, "limit": limit})
+        view = (await alert_views(services, s, [row]))[0]
+        author = await s.get(User, row.author_id)
+        room_id, seq = row.room_id, row.message_seq
+    before = await history_page(services, room_id, after_seq=None, before_seq=seq + 1, limit=limit)
+    after = await history_page(services, room_id, after_seq=seq, before_seq=None, limit=limit)
+    return {
+        "alert": view,
+        "author": {"id": author.id, "display_name": author.display_name} if author else None,
+        "message_seq": seq,
+        "messages": before["messages"] + after["messages"],
+        "has_earlier": before["has_more"],
+        "has_later": after["has_more"],
+    }
+
+
+async def access_log(services: "Services", alert_id: str) -> list[dict[str, Any]]:
+    """Every audited action on one alert (raised, escalated, claimed, opened, resolved), in order."""
+    _check_alert_id(alert_id)
+    async with services.db.transaction() as s:
+        alert = await s.get(CrisisAlert, alert_id)
+        if alert is None:
+            raise NotFound("No such alert.")
+        rows = await s.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.room_id == alert.room_id, AuditEntry.target_id == alert_id)
+            .order_by(AuditEntry.id)
+        )
+        return [
+            {"at": _iso(r.at), "actor_id": r.actor_id, "action": r.action, "detail": r.detail}
+            for r in rows
+        ]
