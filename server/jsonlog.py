@@ -59,6 +59,8 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # Library loggers that would print payloads at INFO/DEBUG stay quiet.
-    for noisy in ("engineio", "socketio", "aiohttp.access", "aioice", "aiortc", "sqlalchemy.engine", "alembic"):
+    # Library loggers that would print payloads at INFO/DEBUG stay quiet (aiosqlite logs every
+    # statement with its parameters: password hashes, display names, room titles).
+    for noisy in ("engineio", "socketio", "aiohttp.access", "aioice", "aiortc", "sqlalchemy.engine", "alembic",
+                  "aiosqlite", "asyncpg", "redis", "limits"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
