@@ -27,6 +27,8 @@ router = EventRouter()
 
 MAX_SDP_CHARS = 64 * 1024
 MAX_CANDIDATE_CHARS = 2048
+# call:offer/answer/ice are `ordered`: handlers of one connection otherwise run concurrently, and a
+# trickled candidate relayed ahead of its offer is rejected by the receiving peer connection.
 # How often the ring timeout is checked; the timeout itself is a setting.
 SWEEP_INTERVAL_SECONDS = 1.0
 
@@ -153,21 +155,21 @@ async def on_end(ctx: EventContext, p: CallRef) -> dict[str, Any]:
     return {"call": view}
 
 
-@router.on("call:offer", Description)
+@router.on("call:offer", Description, ordered=True)
 async def on_offer(ctx: EventContext, p: Description) -> dict[str, Any]:
     _check_size(p.sdp, MAX_SDP_CHARS)
     await ctx.services.calls.relay(ctx.user, p.call_id, p.to, "call:offer", {"sdp": p.sdp, "type": p.type})
     return {}
 
 
-@router.on("call:answer", Description)
+@router.on("call:answer", Description, ordered=True)
 async def on_answer(ctx: EventContext, p: Description) -> dict[str, Any]:
     _check_size(p.sdp, MAX_SDP_CHARS)
     await ctx.services.calls.relay(ctx.user, p.call_id, p.to, "call:answer", {"sdp": p.sdp, "type": "answer"})
     return {}
 
 
-@router.on("call:ice", IceCandidate)
+@router.on("call:ice", IceCandidate, ordered=True)
 async def on_ice(ctx: EventContext, p: IceCandidate) -> dict[str, Any]:
     if p.candidate is not None:
         _check_size(str(p.candidate.get("candidate", "")), MAX_CANDIDATE_CHARS)
