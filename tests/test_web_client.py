@@ -263,3 +263,40 @@ async def test_a_group_leader_mutes_a_member_from_the_console_and_the_member_is_
     await expect(member.composer).to_be_disabled()
     await leader.screenshot("leader-console-muted-member")
     await member.screenshot("member-muted")
+
+
+async def test_a_booking_appears_in_both_schedules_in_local_time(people, server):
+    mentor = await (await people()).register(prefix="mo", display_name="Mo", role="mentor")
+    await mentor.page.get_by_role("button", name="Schedule").click()
+    editor = mentor.page.locator("form.availability")
+    for day in range(7):
+        await editor.get_by_role("button", name="Add a time").click()
+        row = editor.locator(".window").nth(day)
+        await row.get_by_label("Day").select_option(str(day))
+        await row.get_by_label("From").fill("00:00")
+        await row.get_by_label("Until").fill("23:59")
+    await editor.get_by_role("button", name="Save availability").click()
+    await expect(editor.get_by_role("status")).to_have_text("Saved.")
+
+    mentee = await (await people()).register(prefix="ana", display_name="Ana")
+    await mentee.page.get_by_role("button", name="Schedule").click()
+    await mentee.page.get_by_label("Mentor's username").fill(mentor.username)
+    await mentee.page.get_by_role("button", name="Find free times").click()
+    first_slot = mentee.page.locator(".slots button").first
+    when = await first_slot.text_content()
+    await first_slot.click()
+    await expect(mentee.page.get_by_role("status").filter(has_text="Booked with Mo")).to_be_visible()
+
+    for person in (mentee, mentor):
+        session = person.page.locator(".session-item")
+        await expect(session).to_have_count(1)
+        await expect(session.locator("time")).to_have_text(when)
+    await mentee.screenshot("schedule-mentee-booked")
+    await mentor.screenshot("schedule-mentor-booked")
+
+
+def test_the_interface_catalogs_cover_the_same_words_in_every_language():
+    catalogs = {lang: json.loads((REPO / "static" / "i18n" / f"{lang}.json").read_text("utf-8")) for lang in ("en", "es", "fr")}
+    for lang, catalog in catalogs.items():
+        assert catalog.keys() == catalogs["en"].keys(), (lang, catalog.keys() ^ catalogs["en"].keys())
+        assert all(value.strip() for value in catalog.values()), lang

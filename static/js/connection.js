@@ -54,6 +54,18 @@ export class Connection extends EventTarget {
     this.socket.disconnect();
   }
 
+  firstConnect(timeoutMs) {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.socket.off("connect", done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.socket.on("connect", done);
+    });
+  }
+
   setState(state) {
     if (state === this.state) return;
     this.state = state;
@@ -75,6 +87,8 @@ export class Connection extends EventTarget {
    * callers that must not lose work keep it and retry after "resync").
    */
   async call(event, payload, timeoutMs = CALL_TIMEOUT_MS) {
+    // The first connection of a fresh page is still being made: wait for it rather than fail.
+    if (!this.everConnected && this.state === "connecting") await this.firstConnect(timeoutMs);
     if (!this.socket.connected) throw new ApiError("offline", "");
     let reply;
     try {

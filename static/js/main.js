@@ -10,6 +10,7 @@ import { Outbox } from "./outbox.js";
 import { RoomList } from "./roomlist.js";
 import { RoomStore } from "./rooms.js";
 import { CONSOLE_ROLES, ResponderConsole } from "./responder.js";
+import { ScheduleView } from "./schedule.js";
 import { forgetToken, savedToken, signIn } from "./session.js";
 
 const BACK_ONLINE_NOTICE_MS = 3000;
@@ -128,6 +129,7 @@ function workspace({ token, user }) {
     function end(reason) {
       chat?.destroy();
       app.console?.destroy();
+      app.schedule?.destroy();
       show(sectionNav);
       conn.close();
       forgetToken();
@@ -140,6 +142,7 @@ function workspace({ token, user }) {
     // Sections: conversations for everyone, the others by role; each view is built on first visit.
     const sections = [
       { id: "chats", label: "nav.chats", build: () => layout },
+      { id: "schedule", label: "nav.schedule", build: () => (app.schedule = new ScheduleView(app)).root },
       CONSOLE_ROLES.has(user.role) && { id: "crisis", label: "nav.crisis", build: () => (app.console = new ResponderConsole(app)).root },
     ].filter(Boolean);
     const built = new Map();
@@ -154,6 +157,7 @@ function workspace({ token, user }) {
         section.button.setAttribute("aria-current", section.id === id ? "page" : "false");
       }
     }
+    app.showSection = showSection;
     for (const section of sections) {
       section.button = el("button", { type: "button", i18n: section.label, on: { click: () => showSection(section.id) } });
     }

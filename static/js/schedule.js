@@ -1,0 +1,161 @@
+// Sessions: upcoming sessions in the reader's local time with a join button inside the join
+// window, booking a mentor's free slot, the availability editor, and the calendar feed link.
+import { el, field, formatDateTime, show } from "./dom.js";
+import { currentLanguage, onLanguageChange, t } from "./i18n.js";
+import { errorText } from "./chat.js";
+
+const JOIN_WINDOW_MS = 10 * 60 * 1000; // the server's join_window_seconds default (600 s)
+const REFRESH_MS = 30000;
+const HOST_ROLES = new Set(["mentor", "leader", "professional", "admin"]);
+const SESSION_EVENTS = ["session:booked", "session:scheduled", "session:cancelled", "session:rescheduled", "session:status"];
+
+export class ScheduleView {
+  constructor(app) {
+    this.app = app;
+    this.sessions = [];
+    this.upcoming = el("ol", { class: "sessions" });
+    this.error = el("p", { class: "form-error", attrs: { role: "alert" } });
+    this.root = el("section", { class: "schedule", attrs: { "aria-labelledby": "schedule-title" } },
+      el("h2", { id: "schedule-title", i18n: "schedule.title" }), this.error,
+      el("h3", { i18n: "schedule.upcoming" }), this.upcoming,
+      this.bookingForm(),
+      HOST_ROLES.has(app.me.role) ? this.availabilityEditor() : null,
+      this.feedLink());
+    for (const event of SESSION_EVENTS) app.conn.on(event, () => this.load());
+    app.conn.addEventListener("resync", () => this.load());
+    this.timer = setInterval(() => this.render(), REFRESH_MS);
+    onLanguageChange(() => this.render());
+    this.load();
+  }
+
+  destroy() {
+    clearInterval(this.timer);
+  }
+
+  async load() {
+    try {
+      this.sessions = (await this.app.conn.call("session:list", {})).sessions;
+      this.render();
+    } catch (error) {
+      this.error.textContent = errorText(error);
+    }
+  }
+
+  otherName(session) {
+    const otherId = session.host_id === this.app.me.id ? session.mentee_id : session.host_id;
+    return otherId ? this.app.store.memberName(session.room_id, otherId) : "";
+  }
+
+  render() {
+    const now = Date.now();
+    const live = this.sessions.filter((s) => s.status !== "cancelled" && Date.parse(s.ends_at) > now);
+    show(this.upcoming, ...(live.length ? live.map((s) => {
+      const open = now >= Date.parse(s.starts_at) - JOIN_WINDOW_MS;
+      const who = this.otherName(s);
+      return el("li", { class: "session-item", dataset: { sessionId: s.id } },
+        el("span", { class: "session-when" }, el("time", { dateTime: s.starts_at, text: formatDateTime(s.starts_at, currentLanguage()) })),
+        el("span", { class: "session-title", text: s.title || (who ? t("schedule.with", { name: who }) : t(`schedule.kind_${s.kind}`)) }),
+        open ? el("button", { type: "button", class: "primary small", i18n: "schedule.join", on: { click: () => this.join(s) } })
+          : el("span", { class: "hint", text: t("schedule.opens", { time: formatDateTime(new Date(Date.parse(s.starts_at) - JOIN_WINDOW_MS).toISOString(), currentLanguage()) }) }));
+    }) : [el("li", { class: "empty", i18n: "schedule.none" })]));
+  }
+
+  async join(session) {
+    try {
+      const { room_id } = await this.app.conn.call("session:join", { session_id: session.id });
+      this.app.showSection("chats");
+      await this.app.onOpen(room_id);
+    } catch (error) {
+      this.error.textContent = errorText(error);
+    }
+  }
+
+  bookingForm() {
+    const username = el("input", { autocapitalize: "none", autocomplete: "off", required: true });
+    const slots = el("ul", { class: "slots" });
+    const error = el("p", { class: "form-error", attrs: { role: "alert" } });
+    const find = async (e) => {
+      e.preventDefault();
+      error.textContent = "";
+      try {
+        const { user } = await this.app.conn.call("user:find", { username: username.value.trim().toLowerCase() });
+        const reply = await this.app.conn.call("availability:slots", { host_id: user.id, days: 7 });
+        const free = reply.slots.filter((s) => s.free && Date.parse(s.starts_at) > Date.now());
+        show(slots, ...(free.length ? free.slice(0, 24).map((slot) => el("li", {},
+          el("button", { type: "button", class: "small", text: formatDateTime(slot.starts_at, currentLanguage()), on: { click: () => this.book(user, slot, error, slots) } })))
+          : [el("li", { class: "empty", i18n: "schedule.no_slots" })]));
+      } catch (err) {
+        error.textContent = err.code === "not_found" ? t("rooms.no_such_user") : errorText(err);
+      }
+    };
+    return el("form", { class: "booking", on: { submit: find } },
+      el("h3", { i18n: "schedule.book" }),
+      field("schedule.book_with", username),
+      el("button", { type: "submit", i18n: "schedule.find_times" }), error, slots);
+  }
+
+  async book(host, slot, error, slots) {
+    try {
+      await this.app.conn.call("session:book", { host_id: host.id, starts_at: slot.starts_at });
+      show(slots, el("li", { attrs: { role: "status" }, text: t("schedule.booked", { name: host.display_name, when: formatDateTime(slot.starts_at, currentLanguage()) }) }));
+      await this.load();
+    } catch (err) {
+      error.textContent = errorText(err);
+    }
+  }
+
+  availabilityEditor() {
+    const rows = el("ul", { class: "windows" });
+    const status = el("p", { attrs: { role: "status" } });
+    const days = [...Array(7).keys()].map((d) => new Intl.DateTimeFormat(currentLanguage(), { weekday: "long" }).format(new Date(Date.UTC(2024, 0, 1 + d))));
+    const addRow = (w = { weekday: 0, start: "09:00", end: "17:00" }) => {
+      const weekday = el("select", { attrs: { "aria-label": t("schedule.weekday") } }, ...days.map((name, i) => el("option", { value: String(i), text: name })));
+      weekday.value = String(w.weekday);
+      const start = el("input", { type: "time", value: w.start, attrs: { "aria-label": t("schedule.from") } });
+      const end = el("input", { type: "time", value: w.end === "24:00" ? "23:59" : w.end, attrs: { "aria-label": t("schedule.until") } });
+      const row = el("li", { class: "row window" }, weekday, start, end,
+        el("button", { type: "button", class: "small", i18n: "schedule.remove_window", on: { click: () => row.remove() } }));
+      rows.append(row);
+    };
+    this.app.conn.call("availability:get", {}).then(({ windows }) => windows.forEach(addRow)).catch(() => {});
+    return el("form", {
+      class: "availability",
+      on: {
+        submit: async (e) => {
+          e.preventDefault();
+          const windows = [...rows.children].map((row) => {
+            const [weekday, start, end] = row.querySelectorAll("select, input");
+            return { weekday: Number(weekday.value), start: start.value, end: end.value === "23:59" ? "24:00" : end.value };
+          });
+          try {
+            await this.app.conn.call("availability:set", { windows, timezone: Intl.DateTimeFormat().resolvedOptions().timeZone });
+            status.textContent = t("schedule.saved");
+          } catch (err) {
+            status.textContent = errorText(err);
+          }
+        },
+      },
+    }, el("h3", { i18n: "schedule.availability" }), el("p", { class: "hint", i18n: "schedule.availability_hint" }), rows,
+    el("div", { class: "row" },
+      el("button", { type: "button", i18n: "schedule.add_window", on: { click: () => addRow() } }),
+      el("button", { type: "submit", class: "primary", i18n: "schedule.save" })), status);
+  }
+
+  feedLink() {
+    const out = el("p", { class: "feed" });
+    return el("div", {}, el("h3", { i18n: "schedule.calendar" }),
+      el("button", {
+        type: "button", i18n: "schedule.get_feed",
+        on: {
+          click: async () => {
+            try {
+              const { url } = await this.app.conn.call("calendar:feed_url");
+              show(out, el("a", { href: url, text: url }), el("span", { class: "hint", text: ` ${t("schedule.feed_hint")}` }));
+            } catch (err) {
+              out.textContent = errorText(err);
+            }
+          },
+        },
+      }), out);
+  }
+}
