@@ -26,6 +26,7 @@ from server.errors import Forbidden, NotFound
 from server.events import EventContext, EventRouter
 from server.rooms import member_ids, require_member, room_view, user_room
 from server.storage.models import Membership, Room, User
+from server.translation.delivery import english_for_scanning
 
 if TYPE_CHECKING:
     from server.messages import SentMessage
@@ -55,7 +56,13 @@ async def scan_before_fanout(services: "Services", sent: "SentMessage") -> None:
     """Grade one stored message; act on tiers 1 and up. Runs before ``message:new`` goes out."""
     if not sent.room.safety_monitoring or sent.view["kind"] != "text":
         return
-    detection = detect(sent.body, sent.view["language"] or sent.sender.locale or None)
+    language = sent.view["language"] or sent.sender.locale or None
+    detection = detect(sent.body, language)
+    if detection.tier == 0 and language:
+        # A language the lexicons do not cover: scan its English translation too.
+        english = await english_for_scanning(services, sent.body, language)
+        if english is not None:
+            detection = detect(english, "en", trust_language=True)
     if detection.tier == 0:
         return
     about = {"room_id": sent.room.id, "message_id": sent.view["id"], "seq": sent.view["seq"]}
