@@ -97,6 +97,8 @@ async def test_a_reader_who_has_not_opted_in_gets_only_the_original(translating_
     await a.wait_for("message:new", lambda m: m["id"] == sent["message"]["id"])
     await asyncio.sleep(0.5)
     assert a.received("message:translated") == []
+    # The translator's figures are for operators only.
+    assert (await a.call("translation:status"))["error"]["code"] == "forbidden"
     await close_all(ana, bob)
 
 
@@ -109,7 +111,9 @@ async def test_each_language_is_translated_once_however_many_readers_share_it(
     spanish.append((admin, ops))
     reply = await ops.call("room:create", {"kind": "group", "title": "circle", "member_ids": [p.id for p, _c in spanish] + [bob.id]})
     room = reply["room"]
-    before = (await ops.call("translation:status"))["cache"]
+    status = await ops.call("translation:status")
+    assert {"en-es", "es-en", "fr-en", "fr-es"} <= set(status["pairs"])
+    before = status["cache"]
 
     sent = await b.call("message:send", {"room_id": room["id"], "client_id": "once", "body": "we can talk later tonight"})
     for _person, client in spanish:
@@ -188,12 +192,17 @@ async def test_a_package_installed_while_the_server_runs_is_used_for_the_next_me
     await close_all(ana, bob)
 
 
-async def test_only_operators_see_the_translation_status(translating_server: ServerProcess) -> None:
-    mentee = await register(translating_server)
-    client = await mentee.connect()
-    reply = await client.call("translation:status")
-    assert reply["error"]["code"] == "forbidden"
-    admin = await register(translating_server, role="admin")
-    status = await (await admin.connect()).call("translation:status")
-    assert {"en-es", "es-en", "fr-en", "fr-es"} <= set(status["pairs"])
-    await close_all(mentee, admin)
+async def test_a_french_message_with_a_risk_phrase_is_caught_through_its_english_translation(
+        translating_server: ServerProcess) -> None:
+    """The crisis lexicons cover English and Spanish; French is scanned in English translation."""
+    lea = await register(translating_server, locale="fr", languages=["fr"])
+    mentor = await register(translating_server, role="mentor")
+    writer, watcher = await lea.connect(), await mentor.connect()
+    room = await direct_room(writer, mentor)
+    sent = await writer.call("message:send", {"room_id": room["id"], "client_id": "1", "body": "je veux tuer moi-même", "language": "fr"})
+    assert sent["ok"], sent
+    flag = await watcher.wait_for("crisis:flag", lambda f: f["message_id"] == sent["message"]["id"])
+    print(f"French risk message flagged at tier {flag['tier']} (responders alerted: {flag['responders_alerted']})")
+    assert flag["tier"] >= 2 and flag["author_id"] == lea.id
+    await writer.wait_for("crisis:resources", lambda r: r["message_id"] == sent["message"]["id"])
+    await close_all(lea, mentor)
