@@ -27,7 +27,6 @@ from server.events import EventContext, EventRouter
 from server.rooms import member_ids, require_member, room_view, user_room
 from server.storage.models import Membership, Room, User
 from server.translation.delivery import english_for_scanning
-from server.translation.delivery import english_for_scanning
 
 if TYPE_CHECKING:
     from server.messages import SentMessage
