@@ -154,6 +154,18 @@ class MediaServer:
         async with room.lock:
             await self._remove_locked(room, user_id)
 
+    async def end_session(self, room_id: str) -> None:
+        """Disconnect everyone at once: the call is over (a 1:1 one side hung up, a ring expired).
+
+        Without this, the people still connected would keep sending media into a call that no
+        longer exists until their own peer connection gave up.
+        """
+        room = self._rooms.get(room_id)
+        if room is None:
+            return
+        async with room.lock:
+            await self._close_room(room)
+
     async def _remove_locked(self, room: Room, user_id: str) -> None:
         participant = room.remove(user_id)
         if participant is not None:

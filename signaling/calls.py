@@ -127,6 +127,7 @@ class CallService:
         await self._notify(everyone, "call:declined", {"call_id": call_id, "user_id": user.id})
         if ended:
             await self._notify(everyone, "call:ended", {"call_id": call_id, "reason": "declined", "by": user.id})
+            await self._leave_media(call_id, user.id, ended=True)
         return view
 
     async def relay(self, user: "AuthUser", call_id: str, to_user: str, event: str, data: dict[str, Any]) -> None:
@@ -142,9 +143,22 @@ class CallService:
         await self.services.sio.emit(event, {"call_id": call_id, "from": user.id, **data}, to=sid)
 
     async def leave(self, user: "AuthUser", call_id: str, *, reason: str = "hangup") -> dict[str, Any]:
+        """Hang up: out of the call and of its media session; the call may end for everyone."""
         async with self.services.db.transaction() as s:
             call, me = await self._load(s, call_id, user.id)
-            return await self._leave_locked(s, call, me, reason)
+            view = await self._leave_locked(s, call, me, reason)
+        await self._leave_media(call_id, user.id, ended=view["state"] == "ended")
+        return view
+
+    async def _leave_media(self, call_id: str, user_id: str, *, ended: bool) -> None:
+        """The media server follows the call: a leaver's session closes, an ended call's all do."""
+        media = self.services.media
+        if media is None:
+            return
+        if ended:
+            await media.end_session(call_id)
+        else:
+            await media.leave(call_id, user_id)
 
     async def _leave_locked(self, s: AsyncSession, call: Call, me: CallParticipant, reason: str) -> dict[str, Any]:
         if call.state == "ended":
@@ -152,8 +166,10 @@ class CallService:
         me.state, me.sid = "left", None
         participants = await _participants(s, call.id)
         joined = [p for p in participants if p.state == "joined"]
-        # A 1:1 call ends when either side hangs up; a group call when the last one leaves.
-        ended = call.mode == "p2p" or not joined
+        room = await s.get(Room, call.room_id)
+        # A 1:1 call ends when either side hangs up, also after it fell back to the server relay
+        # (which turns its mode to "relay"); a group call ends when the last one leaves.
+        ended = room is None or room.kind != "group" or not joined
         if ended:
             self._end(call, reason)
         view = call_view(call, participants)
@@ -174,13 +190,14 @@ class CallService:
         """A peer's tab went away: its part of every call ends, as if it had hung up."""
         async with self.services.db.transaction() as s:
             rows = list(await s.scalars(select(CallParticipant).where(CallParticipant.sid == sid, CallParticipant.state == "joined")))
+            left: list[tuple[str, bool]] = []
             for me in rows:
                 call = await s.get(Call, me.call_id)
                 if call is not None:
-                    await self._leave_locked(s, call, me, "disconnected")
-        if self.services.media is not None:
-            for me in rows:
-                await self.services.media.leave(me.call_id, user.id)
+                    view = await self._leave_locked(s, call, me, "disconnected")
+                    left.append((call.id, view["state"] == "ended"))
+        for call_id, ended in left:
+            await self._leave_media(call_id, user.id, ended=ended)
 
     async def expire_unanswered(self) -> int:
         """End calls that rang past the timeout. The conditional update makes it fire once."""
@@ -199,4 +216,7 @@ class CallService:
                 everyone = [p.user_id for p in await _participants(s, call_id)]
             ended += 1
             await self._notify(everyone, "call:ended", {"call_id": call_id, "reason": "no_answer", "by": None})
+            if self.services.media is not None:
+                # A group leader may already be in the relay while the others' phones ring.
+                await self.services.media.end_session(call_id)
         return ended

@@ -149,10 +149,7 @@ async def on_decline(ctx: EventContext, p: CallRef) -> dict[str, Any]:
 
 @router.on("call:end", CallRef)
 async def on_end(ctx: EventContext, p: CallRef) -> dict[str, Any]:
-    view = await ctx.services.calls.leave(ctx.user, p.call_id)
-    if ctx.services.media is not None:
-        await ctx.services.media.leave(p.call_id, ctx.user.id)
-    return {"call": view}
+    return {"call": await ctx.services.calls.leave(ctx.user, p.call_id)}
 
 
 @router.on("call:offer", Description, ordered=True)

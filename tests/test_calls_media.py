@@ -484,3 +484,40 @@ async def test_a_browser_joins_a_group_call_through_the_server_relay(
         if leader_peer is not None:
             await inside.run(leader_peer.close())
         await inside.run(hang_up_everyone(leader))
+
+
+# ---------------------------------------------------------------------------------------------
+# A 1:1 call that fell back to the relay still ends when one side hangs up
+
+
+async def test_a_one_to_one_call_on_the_relay_ends_for_both_when_one_hangs_up(
+        media_server: ServerProcess, inside: InsideLoop) -> None:
+    mentee = await register(media_server)
+    mentor = await register(media_server, role="mentor")
+
+    async def scenario() -> None:
+        a, b = await mentee.connect(), await mentor.connect()
+        peers: list[ClientPeer] = []
+        try:
+            room_id = ok(await a.call("room:create", {"kind": "direct", "member_ids": [mentor.id]}))["room"]["id"]
+            call_id = ok(await a.call("call:start", {"room_id": room_id}))["call"]["id"]
+            await b.wait_for("call:ring")
+            ok(await b.call("call:accept", {"call_id": call_id}))
+            # Peer to peer did not connect (say, both behind strict NATs): both go to the relay.
+            peers.append(await join_relay(a, call_id, "mentee", luma=80, amplitude=LOUD))
+            peers.append(await join_relay(b, call_id, "mentor", luma=160, amplitude=LOUD))
+            assert await wait_until(lambda: sees(peers[0], peers[1]) and sees(peers[1], peers[0]))
+
+            ok(await a.call("call:end", {"call_id": call_id}))
+            ended = await b.wait_for("call:ended", lambda d: d["call_id"] == call_id)
+            assert ended["reason"] == "hangup" and ended["by"] == mentee.id
+            # The server closed the mentor's media session too, not only the mentee's.
+            assert await wait_until(lambda: peers[1].pc.connectionState in ("closed", "failed"), timeout=15)
+            peers.append(ClientPeer("mentor again", luma=160, amplitude=QUIET, audio_slots=1, video_slots=1))
+            refused = await b.call("media:join", {"call_id": call_id, **await peers[2].offer()})
+            assert refused["error"]["code"] == "call_ended"
+        finally:
+            await close_peers(*peers)
+            await hang_up_everyone(mentee, mentor)
+
+    await inside.run(scenario(), timeout=90)
