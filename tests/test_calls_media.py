@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aioice import stun
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import candidate_from_sdp
-from aiohttp import web
 from playwright.async_api import Page
 
 from tests.browser import headless_chromium
@@ -123,7 +123,7 @@ async def hang_up_everyone(*people: Person) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# 1. Two aiortc people in a group call through the server relay
+# Two aiortc people in a group call through the server relay
 
 
 async def test_two_group_members_see_and_hear_each_other_through_the_server_relay(
@@ -178,7 +178,7 @@ async def test_two_group_members_see_and_hear_each_other_through_the_server_rela
 
 
 # ---------------------------------------------------------------------------------------------
-# 4. Hanging up and disconnecting take people out of the media session
+# Hanging up and disconnecting take people out of the media session
 
 
 async def test_hanging_up_or_losing_the_connection_removes_a_person_from_the_media_session(
@@ -347,7 +347,7 @@ class AiortcCallee:
 
 
 # ---------------------------------------------------------------------------------------------
-# 2. A 1:1 peer-to-peer call: Chromium and aiortc, signaling through our server only
+# A 1:1 peer-to-peer call: Chromium and aiortc, signaling through our server only
 
 
 @pytest.mark.browser
@@ -432,7 +432,7 @@ async def test_an_offer_and_its_trickled_candidates_arrive_in_the_order_they_wer
 
 
 # ---------------------------------------------------------------------------------------------
-# 3. Chromium in a group call through the server relay, with an aiortc participant
+# Chromium in a group call through the server relay, with an aiortc participant
 
 
 @pytest.mark.browser
@@ -521,3 +521,71 @@ async def test_a_one_to_one_call_on_the_relay_ends_for_both_when_one_hangs_up(
             await hang_up_everyone(mentee, mentor)
 
     await inside.run(scenario(), timeout=90)
+
+
+# ---------------------------------------------------------------------------------------------
+# The media server's own peer uses the STUN servers the clients are given
+
+
+class StunResponder(asyncio.DatagramProtocol):
+    """A minimal STUN server on the veth address: answers Binding requests with the sender's address."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, int]] = []
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        request = stun.parse_message(data)
+        if request.message_method != stun.Method.BINDING or request.message_class != stun.Class.REQUEST:
+            return
+        self.requests.append(addr)
+        response = stun.Message(stun.Method.BINDING, stun.Class.RESPONSE, request.transaction_id,
+                                {"XOR-MAPPED-ADDRESS": addr})
+        assert self.transport is not None
+        self.transport.sendto(bytes(response), addr)
+
+
+async def test_the_media_server_peer_uses_the_stun_servers_clients_are_given(
+        netns: NetworkNamespace, inside: InsideLoop,  # noqa: F811
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    transport, responder = await asyncio.get_running_loop().create_datagram_endpoint(
+        StunResponder, local_addr=(netns.host_address, 0))
+    stun_url = f"stun:{netns.host_address}:{transport.get_extra_info('sockname')[1]}"
+    data_dir = tmp_path_factory.mktemp("calls-stun")
+    proc = ServerProcess(data_dir=data_dir, database_url=database_url_for("sqlite", data_dir),
+                         host=netns.host_address, port=free_port(netns.host_address),
+                         extra_env={"MV_STUN_URLS": stun_url, "MV_TURN_URLS": "", "MV_TURN_SECRET": ""})
+    await asyncio.to_thread(proc.start)
+    try:
+        mentee, mentor = await register(proc), await register(proc, role="mentor")
+
+        async def scenario() -> str:
+            a, b = await mentee.connect(), await mentor.connect()
+            peer = None
+            try:
+                assert ok(await a.call("call:ice_servers"))["ice_servers"] == [{"urls": [stun_url]}]
+                room_id = ok(await a.call("room:create", {"kind": "direct", "member_ids": [mentor.id]}))["room"]["id"]
+                call_id = ok(await a.call("call:start", {"room_id": room_id}))["call"]["id"]
+                await b.wait_for("call:ring")
+                ok(await b.call("call:accept", {"call_id": call_id}))
+                layout = ok(await a.call("media:layout"))["layout"]
+                peer = ClientPeer("mentee", luma=80, amplitude=QUIET, audio_slots=layout["audio"],
+                                  video_slots=layout["video"])
+                reply = ok(await a.call("media:join", {"call_id": call_id, **await peer.offer()}))
+                ok(await a.call("call:end", {"call_id": call_id}))
+                return reply["answer"]["sdp"]
+            finally:
+                await close_peers(peer)
+                await hang_up_everyone(mentee, mentor)
+
+        answer = await inside.run(scenario(), timeout=60)
+        srflx = [line for line in answer.splitlines() if line.startswith("a=candidate") and " typ srflx " in line]
+        print(f"STUN binding requests from the media server: {len(responder.requests)}; "
+              f"server-reflexive candidates in its answer: {len(srflx)}")
+        assert responder.requests and srflx
+    finally:
+        await asyncio.to_thread(proc.stop)
+        transport.close()
