@@ -13,6 +13,7 @@ change is audited and announced to the members.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from server.messages import SentMessage
     from server.services import Services
 
+log = logging.getLogger("crisis.monitoring")
 router = EventRouter()
 
 # Who in a room is told, gently, that someone there may be struggling.
@@ -48,7 +50,7 @@ def setup(services: "Services") -> None:
     # The first detection loads the lexicons and the language model (about a second here), and the
     # first resources load the catalogs and hotlines: pay that at start-up, not on a risky message.
     detect("starting up")
-    crisis_resources(country="", locale="en", tier=ALERT_TIER)
+    crisis_resources(country="", locale="en", tier=ALERT_TIER, responders_alerted=True)
     services.messages.before_fanout.append(scan_before_fanout)
 
 
@@ -68,9 +70,15 @@ async def scan_before_fanout(services: "Services", sent: "SentMessage") -> None:
     about = {"room_id": sent.room.id, "message_id": sent.view["id"], "seq": sent.view["seq"]}
     alert = None
     if detection.tier >= ALERT_TIER:
-        alert = await alerts.raise_alert(services, sent, detection)
+        try:
+            alert = await alerts.raise_alert(services, sent, detection)
+        except Exception:
+            # The writer must still get the crisis lines; the failure is logged loudly.
+            log.exception("crisis.alert_failed", extra={"fields": {"room_id": sent.room.id}})
+    if alert is not None:
         await services.crisis.notify_level("crisis:alert", alert, 0)
-    resources = crisis_resources(country=sent.sender.country, locale=sent.sender.locale, tier=detection.tier)
+    resources = crisis_resources(country=sent.sender.country, locale=sent.sender.locale, tier=detection.tier,
+                                 responders_alerted=alert is not None)
     await services.sio.emit("crisis:resources", {**about, **resources}, to=user_room(sent.sender.id))
     flag = {**about, "tier": detection.tier, "author_id": sent.sender.id, "responders_alerted": alert is not None}
     for uid in await _flag_recipients(services, sent.room.id, sent.sender.id):

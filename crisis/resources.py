@@ -36,11 +36,12 @@ def hotline_view(line: Hotline) -> dict[str, Any]:
     }
 
 
-def crisis_resources(*, country: str, locale: str, tier: int) -> dict[str, Any]:
+def crisis_resources(*, country: str, locale: str, tier: int, responders_alerted: bool) -> dict[str, Any]:
     """The ``crisis:resources`` payload (without the message ids) for one person.
 
     The emergency sentence is only written when the country's emergency number is known: naming a
-    wrong number to someone in danger is worse than naming none.
+    wrong number to someone in danger is worse than naming none. Likewise the person is told a
+    professional was notified only when an alert was actually stored.
     """
     lines = hotlines_for(country or None, locale or None)
     emergency = next((line.emergency for line in lines if line.emergency), None)
@@ -49,7 +50,7 @@ def crisis_resources(*, country: str, locale: str, tier: int) -> dict[str, Any]:
     sentences = []
     if emergency:
         sentences.append(t("You are not alone. If you are in danger right now, call {emergency}.", emergency=emergency))
-    if tier >= ALERT_TIER:
+    if responders_alerted:
         sentences.append(t("A trained professional has been notified and will reach out to you."))
     return {
         "tier": tier,

@@ -273,6 +273,10 @@ async def test_safety_monitoring_is_on_by_default_shown_and_only_professionals_m
     scanned = await send(a, room_id, "I wish I was dead")
     resources = await a.wait_for("crisis:resources", lambda d: d["message_id"] == scanned["id"])
     assert resources["tier"] == 1 and resources["hotlines"]
+    # Tier 1 flags the mentor gently but raises no alert for responders.
+    flag = await m.wait_for("crisis:flag", lambda d: d["message_id"] == scanned["id"])
+    assert flag["tier"] == 1 and flag["responders_alerted"] is False
+    assert not [d for d in m.received("crisis:flag") if d["message_id"] == unscanned["id"]]
     stored = [(action, actor, detail) for action, actor, detail in await audit_actions(ladder_server, room_id)
               if action == "room.safety_monitoring"]
     assert stored == [("room.safety_monitoring", professional.id, {"on": False}),
