@@ -19,6 +19,7 @@ from aiohttp import web
 from crisis import monitoring as crisis_monitoring, responders as crisis_responders
 from . import cluster, http_api, messages, presence, profile, rooms, wirejson
 from . import agenda, groups, leadership, moderation
+from . import help_lines
 from . import heap
 from .auth import TokenService
 from .config import Settings
@@ -44,6 +45,7 @@ NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
 # Feature modules, in start order. Each may define `setup`, `router`, `routes` and `lifespan`.
 FEATURES: tuple = (rooms, messages, presence, cluster, profile, translation_delivery, crisis_responders, crisis_monitoring)
 FEATURES += (groups, leadership, moderation, agenda)  # group rooms (issue 4)
+FEATURES += (help_lines,)  # the web client's "get help now" (issue 9)
 FEATURES += (heap,)  # gives freed memory back to the OS after connection churn (issue 10)
 
 
