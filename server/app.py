@@ -36,6 +36,9 @@ from .services import Services
 from .translation import delivery as translation_delivery
 from .storage import Database
 from .users import UserService
+from .matching import events as matching_events
+from .rewards import events as rewards_events
+from .scheduling import events as scheduling_events
 
 log = logging.getLogger("server.app")
 
@@ -47,6 +50,7 @@ FEATURES: tuple = (rooms, messages, presence, cluster, profile, translation_deli
 FEATURES += (groups, leadership, moderation, agenda)  # group rooms (issue 4)
 FEATURES += (help_lines,)  # the web client's "get help now" (issue 9)
 FEATURES += (heap,)  # gives freed memory back to the OS after connection churn (issue 10)
+FEATURES += (rewards_events, scheduling_events, matching_events)  # sessions, matching, rewards (issue 5)
 
 
 def build_sio(settings: Settings) -> socketio.AsyncServer:

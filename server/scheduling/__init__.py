@@ -1,0 +1,1 @@
+"""Sessions: weekly availability, 1:1 booking, group sessions, reminders, lifecycle, calendar feed."""
