@@ -75,7 +75,7 @@ class TokenService:
     async def current_kid(self) -> int:
         now = time.monotonic()
         if self._kid is None or now - self._kid_read_at > _KID_CACHE_SECONDS:
-            async with self.db.transaction() as s:
+            async with self.db.read() as s:
                 row = await s.get(Setting, _KID_SETTING)
                 self._kid = int(row.value) if row else 1
             self._kid_read_at = now
@@ -111,7 +111,7 @@ class TokenService:
             claims = jwt.decode(token, self._key(kid), algorithms=["HS256"], options={"require": ["exp", "sub", "jti"]})
         except (jwt.PyJWTError, ValueError):
             raise Unauthorized("Your session has expired or is invalid; please sign in again.") from None
-        async with self.db.transaction() as s:
+        async with self.db.read() as s:
             if await s.get(RevokedToken, claims["jti"]) is not None:
                 raise Unauthorized("You have signed out; please sign in again.")
         return TokenClaims(claims["sub"], int(claims.get("ep", 0)), claims["jti"], float(claims["exp"]))

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import msgspec
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -170,16 +170,26 @@ class MessageService:
         services = self.services
         try:
             async with services.db.transaction() as s:
-                room, membership = await require_member(s, p.room_id, sender.id)
-                if membership.muted_until is not None and _aware(membership.muted_until) > datetime.now(timezone.utc):
-                    raise Forbidden("You are muted in this room for now.", code="muted")
-                existing = await s.scalar(
-                    select(Message.id).where(
-                        Message.room_id == room.id, Message.sender_id == sender.id, Message.client_id == p.client_id
+                # One round trip: the room, the sender's membership, and whether this client_id
+                # is a retry of something already stored.
+                found = (
+                    await s.execute(
+                        select(Room, Membership, Message.id)
+                        .join(Membership, (Membership.room_id == Room.id) & (Membership.user_id == sender.id))
+                        .outerjoin(
+                            Message,
+                            (Message.room_id == Room.id) & (Message.sender_id == sender.id) & (Message.client_id == p.client_id),
+                        )
+                        .where(Room.id == p.room_id)
                     )
-                )
+                ).first()
+                if found is None:
+                    raise Forbidden("That room does not exist or you are not a member.")
+                room, membership, existing = found
                 if existing is not None:
                     return None
+                if membership.muted_until is not None and _aware(membership.muted_until) > datetime.now(timezone.utc):
+                    raise Forbidden("You are muted in this room for now.", code="muted")
                 for check in self.pre_send_checks:
                     await check(s, room, membership, sender)
                 await services.limiter.check(
@@ -187,7 +197,11 @@ class MessageService:
                     message="You are sending messages too fast. Please wait a moment.",
                 )
                 seq = await s.scalar(
-                    update(Room).where(Room.id == room.id).values(last_seq=Room.last_seq + 1).returning(Room.last_seq)
+                    update(Room)
+                    .where(Room.id == room.id)
+                    .values(last_seq=Room.last_seq + 1)
+                    .returning(Room.last_seq)
+                    .execution_options(synchronize_session=False)
                 )
                 message_id = new_id()
                 key = services.keyring.room_key(room.id, room.wrapped_key)
@@ -197,7 +211,12 @@ class MessageService:
                     nonce=nonce, ciphertext=ciphertext, language=p.language[:8], kind=kind,
                     created_at=datetime.now(timezone.utc),
                 )
-                s.add(row)
+                await s.execute(insert(Message).values(
+                    id=row.id, room_id=row.room_id, seq=seq, sender_id=row.sender_id, client_id=row.client_id,
+                    nonce=nonce, ciphertext=ciphertext, language=row.language, kind=kind, created_at=row.created_at,
+                ))
+                # Not flushed: the room row was already bumped by the UPDATE above.
+                s.expunge(room)
                 room.last_seq = seq
             return room, message_view(room.id, row, body)
         except IntegrityError:
@@ -205,7 +224,7 @@ class MessageService:
             return None
 
     async def _existing(self, sender: "AuthUser", p: SendMessage) -> dict[str, Any]:
-        async with self.services.db.transaction() as s:
+        async with self.services.db.read() as s:
             room, _m = await require_member(s, p.room_id, sender.id)
             row = await s.scalar(
                 select(Message).where(Message.room_id == room.id, Message.sender_id == sender.id, Message.client_id == p.client_id)
@@ -272,7 +291,7 @@ async def history_page(
     """Messages after (ascending) or before (the newest first, returned ascending) a seq."""
     if not 1 <= limit <= HISTORY_MAX_PAGE:
         raise InvalidPayload(f"limit is between 1 and {HISTORY_MAX_PAGE}.")
-    async with services.db.transaction() as s:
+    async with services.db.read() as s:
         room = await s.get(Room, room_id)
         query = select(Message).where(Message.room_id == room_id)
         if after_seq is not None:
@@ -309,7 +328,7 @@ async def on_delete(ctx: EventContext, p: DeleteMessage) -> dict[str, Any]:
 async def on_history(ctx: EventContext, p: History) -> dict[str, Any]:
     if p.after_seq is not None and p.before_seq is not None:
         raise InvalidPayload("Give after_seq or before_seq, not both.")
-    async with ctx.services.db.transaction() as s:
+    async with ctx.services.db.read() as s:
         await require_member(s, p.room_id, ctx.user.id)
     page = await history_page(ctx.services, p.room_id, after_seq=p.after_seq, before_seq=p.before_seq, limit=p.limit)
     if p.translate_to:

@@ -60,13 +60,13 @@ class Presence:
         return {i for i in user_ids if self.is_online(i)}
 
     async def _broadcast(self, user_id: str, online: bool) -> None:
-        async with self.services.db.transaction() as s:
+        async with self.services.db.read() as s:
             room_ids = list(await s.scalars(select(Membership.room_id).where(Membership.user_id == user_id)))
         for room_id in room_ids:
             await self.services.sio.emit("presence", {"room_id": room_id, "user_id": user_id, "online": online}, to=socket_room(room_id))
 
     async def announce_to_caller(self, ctx: EventContext, room_id: str) -> None:
-        async with self.services.db.transaction() as s:
+        async with self.services.db.read() as s:
             ids = list(await s.scalars(select(Membership.user_id).where(Membership.room_id == room_id)))
         online = await self.online_among(ids)
         await ctx.emit_to_caller("presence:state", {"room_id": room_id, "online": [i for i in ids if i in online]})
@@ -83,7 +83,7 @@ async def on_typing_stop(ctx: EventContext, p: RoomOnly) -> dict[str, Any]:
 
 
 async def _typing(ctx: EventContext, room_id: str, typing: bool) -> dict[str, Any]:
-    async with ctx.services.db.transaction() as s:
+    async with ctx.services.db.read() as s:
         await require_member(s, room_id, ctx.user.id)
     await ctx.services.sio.emit(
         "typing", {"room_id": room_id, "user_id": ctx.user.id, "typing": typing}, to=socket_room(room_id), skip_sid=ctx.sid

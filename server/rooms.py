@@ -135,7 +135,7 @@ async def on_room_create(ctx: EventContext, p: CreateRoom) -> dict[str, Any]:
 
 @router.on("room:list")
 async def on_room_list(ctx: EventContext, _p: Any) -> dict[str, Any]:
-    async with ctx.services.db.transaction() as s:
+    async with ctx.services.db.read() as s:
         rooms = await s.scalars(
             select(Room).join(Membership, Membership.room_id == Room.id).where(Membership.user_id == ctx.user.id).order_by(Room.created_at)
         )
@@ -147,7 +147,7 @@ async def on_room_join(ctx: EventContext, p: RoomRef) -> dict[str, Any]:
     """Subscribe this connection to the room's live events; with last_seq, also replay the gap."""
     from .messages import history_page
 
-    async with ctx.services.db.transaction() as s:
+    async with ctx.services.db.read() as s:
         room, _m = await require_member(s, p.room_id, ctx.user.id)
         view = await room_view(s, room)
     # Enter before reading the gap, so nothing falls between the replay and the live stream.

@@ -123,7 +123,7 @@ class UserService:
         return auth_user(row)
 
     async def login(self, login: Login) -> tuple[str, AuthUser]:
-        async with self.db.transaction() as s:
+        async with self.db.read() as s:
             row = await s.scalar(select(User).where(User.username == login.username.strip().lower()))
         ok = await verify_password(row.password_hash if row else DUMMY_HASH, login.password)
         if row is None or not ok:
@@ -142,21 +142,21 @@ class UserService:
         """As ``authenticate``, plus the token's claims: a live connection keeps the epoch it was
         opened under, so a later ban or "log out everywhere" can be noticed and end it."""
         claims = await self.tokens.verify(token)
-        async with self.db.transaction() as s:
+        async with self.db.read() as s:
             row = await s.get(User, claims.user_id)
         if row is None or row.banned or row.token_epoch != claims.epoch:
             raise Unauthorized("Your session has ended; please sign in again.")
         return auth_user(row), claims
 
     async def get(self, user_id: str) -> AuthUser:
-        async with self.db.transaction() as s:
+        async with self.db.read() as s:
             row = await s.get(User, user_id)
         if row is None:
             raise NotFound("No such user.")
         return auth_user(row)
 
     async def find_by_username(self, username: str) -> AuthUser:
-        async with self.db.transaction() as s:
+        async with self.db.read() as s:
             row = await s.scalar(select(User).where(User.username == username.strip().lower()))
         if row is None:
             raise NotFound("No such user.")

@@ -7,6 +7,7 @@ a green CI must mean everything was actually exercised.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import uuid
 from pathlib import Path
@@ -53,7 +54,9 @@ def new_pg_database() -> str:
     """A fresh database for this test run; returns its SQLAlchemy async URL."""
     name = f"mv_test_{RUN_ID}_{uuid.uuid4().hex[:6]}"
     try:
-        asyncio.run(_create_pg_database(name))
+        # A thread of its own, so that async fixtures and tests can call this too.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, _create_pg_database(name)).result()
     except Exception as exc:  # connection refused, auth, missing driver
         unavailable(f"PostgreSQL ({exc.__class__.__name__}: {exc})")
     _created_pg.append(name)

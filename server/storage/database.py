@@ -52,7 +52,15 @@ class Database:
             # SQLite allows one writer; BEGIN IMMEDIATE takes the write lock up front so two
             # writers queue instead of failing with "database is locked" half-way through.
             event.listen(self.engine.sync_engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+            # Readers get their own connections with a deferred BEGIN: in WAL mode they read a
+            # snapshot without waiting for the writer, so reads never queue behind sends.
+            self.read_engine: AsyncEngine = create_async_engine(url, **kwargs)
+            event.listen(self.read_engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.read_engine.sync_engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        else:
+            self.read_engine = self.engine
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     async def migrate(self) -> None:
         async with self.engine.begin() as conn:
@@ -73,8 +81,17 @@ class Database:
             async with session.begin():
                 yield session
 
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for pure reads; on SQLite it reads a snapshot without taking the write lock."""
+        async with self.read_sessions() as session:
+            async with session.begin():
+                yield session
+
     async def close(self) -> None:
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

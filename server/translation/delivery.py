@@ -130,7 +130,7 @@ async def deliver_translations(services: "Services", sent: "SentMessage") -> Non
     source = sent.view["language"]
     if services.translation is None or sent.view["kind"] != "text" or not source:
         return
-    async with services.db.transaction() as s:
+    async with services.db.read() as s:
         rows = await s.execute(
             select(User.id, User.locale, User.languages)
             .join(Membership, Membership.user_id == User.id)
