@@ -8,6 +8,7 @@ keyword arguments, which orjson does not take, hence the thin wrappers.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -20,4 +21,10 @@ def dumps(obj: Any, **_ignored: Any) -> str:
 
 
 def loads(data: str | bytes, **_ignored: Any) -> Any:
-    return orjson.loads(data)
+    """orjson first; what only it refuses (NaN/Infinity, which Python clients can send) goes to
+    the stdlib parser, so the payload reaches validation and its sender gets an error ack
+    instead of a silently dropped packet and a client left waiting for an ack."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
