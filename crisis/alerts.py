@@ -38,16 +38,13 @@ CONTEXT_MAX_MESSAGES = 100
 LIST_MAX_ALERTS = 200
 
 
-def _aware(moment: datetime | None) -> datetime | None:
+def _utc(moment: datetime) -> datetime:
     # SQLite hands back naive datetimes; every stored time is UTC.
-    if moment is None:
-        return None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _iso(moment: datetime | None) -> str | None:
-    aware = _aware(moment)
-    return aware.isoformat() if aware else None
+    return _utc(moment).isoformat() if moment else None
 
 
 def _excerpt_aad_id(alert_id: str) -> str:
@@ -79,7 +76,7 @@ async def alert_views(services: "Services", session: AsyncSession, rows: Iterabl
             "reasons": list((row.detection or {}).get("reasons", ())),
             "language": (row.detection or {}).get("language", ""),
             "created_at": _iso(row.created_at),
-            "age_seconds": round((now - _aware(row.created_at)).total_seconds(), 1),  # type: ignore[operator]
+            "age_seconds": round((now - _utc(row.created_at)).total_seconds(), 1),
             "level": row.level,
             "step": ladder.step_name(row.level),
             "status": row.status,

@@ -1,13 +1,15 @@
 """Crisis escalation: a risky message reaches a responder at once, is claimed by one of them, and
 climbs a ladder of wider audiences while nobody claims it — across restarts and processes.
 
-The servers here run a short ladder (1.5 s per step, checked every 0.2 s) so escalation is
-observable in a test; production waits two minutes per step.
+The escalation servers here run a short ladder (1.5 s per step, checked every 0.2 s) so escalation
+is observable in a test; production waits two minutes per step. Consent and resources tests use the
+ordinary module server, which also keeps each server under the per-address sign-in limit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from pathlib import Path
@@ -87,14 +89,11 @@ def alert_events(client: LiveClient, event: str, alert_id: str) -> list[dict[str
 async def audit_actions(server: ServerProcess, room_id: str) -> list[tuple[str, str | None, Any]]:
     """(action, actor_id, detail) of the room's audit entries, read from the server's database."""
     if server.database_url.startswith("sqlite"):
-        import json
         import sqlite3
 
         with sqlite3.connect(server.database_url.split("///", 1)[1]) as db:
             rows = db.execute("SELECT action, actor_id, detail FROM audit_log WHERE room_id = ? ORDER BY id", (room_id,)).fetchall()
         return [(a, actor, json.loads(d)) for a, actor, d in rows]
-    import json
-
     import asyncpg
 
     conn = await asyncpg.connect(server.database_url.replace("+asyncpg", ""))
@@ -247,9 +246,9 @@ async def test_reading_the_conversation_behind_an_alert_needs_a_claim_and_is_aud
     await close_all(mentee, mentor, other_mentor, responder, supervisor)
 
 
-async def test_safety_monitoring_is_on_by_default_shown_and_only_professionals_may_turn_it_off(ladder_server):
-    mentee, mentor, professional = (await register(ladder_server), await register(ladder_server, role="mentor"),
-                                    await register(ladder_server, role="professional"))
+async def test_safety_monitoring_is_on_by_default_shown_and_only_professionals_may_turn_it_off(server):
+    mentee, mentor, professional = (await register(server), await register(server, role="mentor"),
+                                    await register(server, role="professional"))
     a, room_id = await mentee_room(mentee, mentor)
     m = await mentor.connect()
     rooms = (await m.call("room:list"))["rooms"]
@@ -277,15 +276,15 @@ async def test_safety_monitoring_is_on_by_default_shown_and_only_professionals_m
     flag = await m.wait_for("crisis:flag", lambda d: d["message_id"] == scanned["id"])
     assert flag["tier"] == 1 and flag["responders_alerted"] is False
     assert not [d for d in m.received("crisis:flag") if d["message_id"] == unscanned["id"]]
-    stored = [(action, actor, detail) for action, actor, detail in await audit_actions(ladder_server, room_id)
+    stored = [(action, actor, detail) for action, actor, detail in await audit_actions(server, room_id)
               if action == "room.safety_monitoring"]
     assert stored == [("room.safety_monitoring", professional.id, {"on": False}),
                       ("room.safety_monitoring", mentee.id, {"on": True})]
     await close_all(mentee, mentor, professional)
 
 
-async def test_resources_come_in_the_writers_language_with_their_countrys_lines(ladder_server):
-    mentee, mentor = await register(ladder_server, locale="es_MX", country="MX", languages=["es"]), await register(ladder_server, role="mentor")
+async def test_resources_come_in_the_writers_language_with_their_countrys_lines(server):
+    mentee, mentor = await register(server, locale="es_MX", country="MX", languages=["es"]), await register(server, role="mentor")
     a, room_id = await mentee_room(mentee, mentor)
     message = await send(a, room_id, "ya no puedo más, me quiero morir")
     resources = await a.wait_for("crisis:resources", lambda d: d["message_id"] == message["id"])
