@@ -47,6 +47,7 @@ class Settings:
     # `limits` syntax ("N per M seconds" or "N/M seconds").
     message_rate: str = "10/2 seconds"
     connect_rate_per_ip: str = "60/minute"
+    login_rate_per_ip: str = "20/minute"
     # Engine.IO heartbeat: how fast a tab closed without goodbye is noticed (interval + timeout).
     ping_interval: float = 25.0
     ping_timeout: float = 20.0

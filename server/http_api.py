@@ -87,7 +87,7 @@ async def login(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     from .connections import client_ip
 
-    await services.limiter.check("20/minute", "login", client_ip({"aiohttp.request": request}), message="Too many sign-in attempts; please wait a minute.")
+    await services.limiter.check(services.settings.login_rate_per_ip, "login", client_ip({"aiohttp.request": request}), message="Too many sign-in attempts; please wait a minute.")
     token, user = await services.users.login(creds)
     return json_response({"ok": True, "token": token, "user": user.profile()})
 

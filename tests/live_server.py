@@ -58,6 +58,10 @@ class ServerProcess:
             MV_LOG_LEVEL="INFO",
             MV_PING_INTERVAL="1",
             MV_PING_TIMEOUT="2",
+            # Every test client comes from 127.0.0.1: per-IP limits sized for one person would
+            # trip across a test module. Tests of those limits set their own values.
+            MV_CONNECT_RATE_PER_IP="2000/minute",
+            MV_LOGIN_RATE_PER_IP="2000/minute",
             PYTHONUNBUFFERED="1",
         )
         env.update(self.extra_env)
