@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .audit import record_audit
-from .errors import Forbidden, InvalidPayload, NotFound
+from .errors import Conflict, Forbidden, InvalidPayload, NotFound
 from .events import EventContext, EventRouter
 from .storage.models import Membership, Room, User, new_id
 
@@ -128,6 +128,11 @@ async def create_room(
 async def on_room_create(ctx: EventContext, p: CreateRoom) -> dict[str, Any]:
     if p.kind == "group" and ctx.user.role not in GROUP_CREATOR_ROLES:
         raise Forbidden("Only group leaders can open group rooms.")
+    if p.kind == "group" and ctx.services.groups is not None:
+        # Staff-arranged groups add members directly; the same size limit as group:create applies.
+        largest = ctx.services.groups.sizes.for_program("general")[1]
+        if len(set(p.member_ids) - {ctx.user.id}) + 1 > largest:
+            raise Conflict(f"A group has at most {largest} participants.", code="room_full")
     await ctx.services.limiter.check(ROOM_CREATE_RATE, "room-create", ctx.user.id, message="You have created many rooms recently; please wait.")
     creator_role = "leader" if p.kind == "group" else "member"
     return {"room": await create_room(ctx.services, ctx.user.id, p.kind, p.title, p.member_ids, creator_role=creator_role)}
