@@ -45,6 +45,7 @@ LISTEN_RETRY_FIRST = 0.2  # seconds
 LISTEN_RETRY_MAX = 2.0  # seconds
 ROOM_PREFIX = socket_room("")
 DISCONNECT_USER = "mv:disconnect_user"
+LEAVE_ROOM_FOR_USER = "mv:leave_room_for_user"
 
 ResubscribedHook = Callable[[], Awaitable[None]]
 
@@ -76,6 +77,16 @@ class ClusterManager(socketio.AsyncRedisManager):
         for namespace in list(self.get_namespaces()):
             for sid, _eio_sid in list(self.get_participants(namespace, user_room(user_id))):
                 await self.server.disconnect(sid, namespace=namespace, ignore_queue=True)
+
+    async def leave_room_for_user(self, user_id: str, room: str) -> None:
+        """Take the user's connections out of a Socket.IO room here and on every other process."""
+        await self._leave_room_local(user_id, room)
+        await self._publish({"method": LEAVE_ROOM_FOR_USER, "user_id": user_id, "room": room, "host_id": self.host_id})
+
+    async def _leave_room_local(self, user_id: str, room: str) -> None:
+        for namespace in list(self.get_namespaces()):
+            for sid, _eio_sid in list(self.get_participants(namespace, user_room(user_id))):
+                self.basic_leave_room(sid, namespace, room)
 
     async def _redis_listen_with_retries(self) -> AsyncIterator[Any]:
         """The base loop with its own connection (publishers reconnect theirs independently),
@@ -121,6 +132,10 @@ class ClusterManager(socketio.AsyncRedisManager):
             if isinstance(data, dict) and data.get("method") == DISCONNECT_USER:
                 if data.get("host_id") != self.host_id and isinstance(data.get("user_id"), str):
                     await self._disconnect_local_user(data["user_id"])
+                continue
+            if isinstance(data, dict) and data.get("method") == LEAVE_ROOM_FOR_USER:
+                if data.get("host_id") != self.host_id and isinstance(data.get("user_id"), str) and isinstance(data.get("room"), str):
+                    await self._leave_room_local(data["user_id"], data["room"])
                 continue
             yield data
 
@@ -175,6 +190,17 @@ async def disconnect_user(services: "Services", user_id: str) -> None:
     for namespace in list(manager.get_namespaces()):
         for sid, _eio_sid in list(manager.get_participants(namespace, user_room(user_id))):
             await services.sio.disconnect(sid, namespace=namespace)
+
+
+async def leave_room_for_user(services: "Services", user_id: str, room: str) -> None:
+    """Stop a user's live events from one Socket.IO room on every process (e.g. after removal)."""
+    manager = services.sio.manager
+    if isinstance(manager, ClusterManager):
+        await manager.leave_room_for_user(user_id, room)
+        return
+    for namespace in list(manager.get_namespaces()):
+        for sid, _eio_sid in list(manager.get_participants(namespace, user_room(user_id))):
+            await services.sio.leave_room(sid, room, namespace=namespace)
 
 
 @contextlib.asynccontextmanager

@@ -95,15 +95,10 @@ async def depart(g: GroupTx, target: Membership, action: str) -> None:
 
 
 async def stop_room_events(services: "Services", room_id: str, user_id: str) -> None:
-    """Take every connection of this user (on this process) out of the room's live events.
+    """Take every connection of this user, on every process, out of the room's live events."""
+    from .cluster import leave_room_for_user
 
-    Socket.IO room membership is per process; the other processes' connections of a removed
-    user are refused by every membership check but keep receiving fan-out until they reconnect.
-    """
-    sio = services.sio
-    for namespace in list(sio.manager.get_namespaces()):
-        for sid, _eio_sid in list(sio.manager.get_participants(namespace, user_room(user_id))):
-            await sio.leave_room(sid, socket_room(room_id), namespace=namespace)
+    await leave_room_for_user(services, user_id, socket_room(room_id))
 
 
 async def announce_added(services: "Services", room_id: str, user_id: str) -> None:
