@@ -359,3 +359,24 @@ async def test_a_member_who_missed_a_fan_out_notices_the_gap_from_the_next_messa
     assert three["seq"] == 3
     await mentee.close()
     await mentor.close()
+
+
+async def test_a_member_removed_on_one_process_stops_receiving_the_group_on_the_other(two_processes):
+    a, b = two_processes
+    leader = await register(a, role="leader")
+    kept, removed, third = await register(b), await register(b), await register(a)
+    lc = await leader.connect(url=a.url)
+    reply = await lc.call("room:create", {"kind": "group", "title": "circle", "member_ids": [kept.id, removed.id, third.id]})
+    assert reply["ok"], reply
+    room_id = reply["room"]["id"]
+    kc, rc = await kept.connect(url=b.url), await removed.connect(url=b.url)
+    for client in (lc, kc, rc):
+        assert (await client.call("room:join", {"room_id": room_id}))["ok"]
+    assert (await lc.call("group:remove", {"room_id": room_id, "user_id": removed.id}))["ok"]
+    await lc.call("message:send", {"room_id": room_id, "client_id": "after-removal", "body": "only for members now"})
+    await kc.wait_for("message:new", lambda m: m["client_id"] == "after-removal")
+    await asyncio.sleep(0.5)
+    assert not [m for m in rc.received("message:new") if m["client_id"] == "after-removal"]
+    refused = await rc.call("message:history", {"room_id": room_id, "after_seq": 0, "limit": 10})
+    assert refused["error"]["code"] == "forbidden"
+    await close_all(leader, kept, removed, third)
