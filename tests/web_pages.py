@@ -116,3 +116,39 @@ class WebUser:
 
     async def seqs(self) -> list[int]:
         return [int(s) for s in await self.page.locator("ol.messages:not(.outbox) > li").evaluate_all("ns => ns.map(n => n.dataset.seq)")]
+
+    # ---- calls ----
+
+    @property
+    def incoming_call(self):  # type: ignore[no-untyped-def]
+        """The incoming-call notice (an alert dialog, so screen readers announce it)."""
+        return self.page.get_by_role("alertdialog", name="Incoming call")
+
+    @property
+    def call_panel(self):  # type: ignore[no-untyped-def]
+        return self.page.locator("section.call-panel")
+
+    async def start_call(self, kind: str = "Video call") -> None:
+        await self.page.get_by_role("button", name=kind, exact=True).click()
+        await expect(self.call_panel).to_be_visible()
+
+    async def inbound_media(self) -> dict:
+        """getStats() totals of the active call's peer connection (cumulative)."""
+        return await self.page.evaluate("() => window.mv.calls.active.inboundTotals()")
+
+    async def media_keeps_flowing(self, *, polls: int = 100, window: float = 0.6) -> tuple[dict, dict]:
+        """Two getStats() samples `window` seconds apart, taken once the first frames were decoded."""
+        latest: dict = {}
+        for _ in range(polls):
+            latest = await self.inbound_media()
+            if latest["videoFramesDecoded"] > 0 and latest["audioBytesReceived"] > 0:
+                break
+            await self.page.wait_for_timeout(200)
+        await self.page.wait_for_timeout(int(window * 1000))
+        return latest, await self.inbound_media()
+
+    # ---- settings ----
+
+    async def open_language_settings(self) -> None:
+        await self.page.get_by_role("button", name="Language & translation").click()
+        await expect(self.page.get_by_role("heading", name="Language and translation")).to_be_visible()

@@ -4,6 +4,7 @@
 import { el, show } from "./dom.js";
 import { t } from "./i18n.js";
 import { errorText } from "./chat.js";
+import { inviteForm } from "./groupcreate.js";
 
 const MODERATORS = new Set(["leader", "co-leader"]);
 
@@ -103,6 +104,7 @@ export class GroupPanel {
       el("h2", { id: `gc-title-${this.roomId}`, tabIndex: -1, i18n: "group.console" }),
       this.error,
       el("h3", { i18n: "group.members" }), members,
+      inviteForm(this.app, this.roomId),
       el("h3", { i18n: "group.hands" }), g.hands.length ? hands : el("p", { class: "empty", i18n: "group.no_hands" }),
       el("button", { type: "button", i18n: "group.call_next", disabled: !g.hands.length, on: { click: () => this.act("hand:next", {}) } }),
       el("h3", { i18n: "group.room" }),

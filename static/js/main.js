@@ -1,17 +1,21 @@
 // The app shell: language, connection banner, sign-in, then the signed-in workspace with its
 // sections (conversations for everyone; other sections by role, added by their modules).
 import * as api from "./api.js";
+import { CallManager } from "./call.js";
 import { ChatView } from "./chat.js";
 import { Connection } from "./connection.js";
 import { el, show } from "./dom.js";
+import { GROUP_CREATOR_ROLES, GroupCreator, GroupInvitations } from "./groupcreate.js";
 import { installHelp, setHelpProfile, showCrisisResources } from "./help.js";
 import { LANGUAGES, applyTranslations, currentLanguage, onLanguageChange, preferredLanguage, setLanguage, t } from "./i18n.js";
 import { Outbox } from "./outbox.js";
+import { SettingsView, followInterfaceLanguage } from "./profile.js";
 import { RoomList } from "./roomlist.js";
 import { RoomStore } from "./rooms.js";
 import { CONSOLE_ROLES, ResponderConsole } from "./responder.js";
 import { ScheduleView } from "./schedule.js";
 import { forgetToken, savedToken, signIn } from "./session.js";
+import { Translations } from "./translation.js";
 
 const BACK_ONLINE_NOTICE_MS = 3000;
 
@@ -35,6 +39,7 @@ function languagePicker() {
   show(select, ...LANGUAGES.map((lang) => el("option", { value: lang, text: new Intl.DisplayNames([lang], { type: "language" }).of(lang) })));
   select.value = currentLanguage();
   select.addEventListener("change", () => setLanguage(select.value));
+  onLanguageChange((lang) => { select.value = lang; });
 }
 
 function showBanner(state) {
@@ -89,8 +94,16 @@ function workspace({ token, user }) {
     window.mv = app; // for the browser console and the end-to-end tests' diagnostics
     setHelpProfile(user);
     conn.on("crisis:resources", showCrisisResources);
+    app.translations = new Translations(app);
+    app.calls = new CallManager(app);
+    const stopFollowingLanguage = followInterfaceLanguage(app);
+    const base = String(user.locale || "").slice(0, 2);
+    if (LANGUAGES.includes(base) && base !== currentLanguage()) setLanguage(base);
 
     const roomList = new RoomList(app);
+    const invitations = new GroupInvitations(app);
+    roomList.list.before(invitations.root);
+    if (GROUP_CREATOR_ROLES.has(user.role)) roomList.root.append(new GroupCreator(app).root);
     const chatPane = el("div", { class: "chat-pane" }, el("p", { class: "empty placeholder", i18n: "chat.pick_room" }));
     const layout = el("div", { class: "workspace" }, roomList.root, chatPane);
     let chat = null;
@@ -98,6 +111,7 @@ function workspace({ token, user }) {
     async function openRoom(roomId) {
       chat?.destroy();
       chat = new ChatView(app, roomId);
+      app.calls.decorateChat(chat);
       roomList.select(roomId);
       show(chatPane, chat.root);
       layout.classList.add("room-open");
@@ -128,6 +142,9 @@ function workspace({ token, user }) {
 
     function end(reason) {
       chat?.destroy();
+      app.calls.destroy();
+      stopFollowingLanguage();
+      app.settings?.destroy();
       app.console?.destroy();
       app.schedule?.destroy();
       show(sectionNav);
@@ -144,6 +161,7 @@ function workspace({ token, user }) {
       { id: "chats", label: "nav.chats", build: () => layout },
       { id: "schedule", label: "nav.schedule", build: () => (app.schedule = new ScheduleView(app)).root },
       CONSOLE_ROLES.has(user.role) && { id: "crisis", label: "nav.crisis", build: () => (app.console = new ResponderConsole(app)).root },
+      { id: "settings", label: "nav.settings", build: () => (app.settings = new SettingsView(app)).root },
     ].filter(Boolean);
     const built = new Map();
     function showSection(id) {

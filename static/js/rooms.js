@@ -12,6 +12,8 @@ const GAP_PAGE_SIZE = 500;
 // A reconnect gap larger than this many pages is not replayed: the timeline restarts at the newest page.
 const MAX_GAP_PAGES = 10;
 const TYPING_EXPIRY_MS = 6000;
+// Group actions after which a room's member list is fetched again.
+const MEMBERSHIP_ACTIONS = new Set(["member.join", "member.leave", "remove", "role", "handover", "reclaim"]);
 
 export class RoomStore extends EventTarget {
   constructor(connection, me) {
@@ -23,6 +25,8 @@ export class RoomStore extends EventTarget {
     this.online = new Map(); // roomId -> Set(userId)
     this.typing = new Map(); // roomId -> Map(userId -> expiry timer)
     this.filling = new Map(); // roomId -> Promise of a running gap fill
+    // Extra message:history fields a feature asks for (translation: {translate_to}).
+    this.historyOptions = () => ({});
     this.listen();
   }
 
@@ -37,6 +41,9 @@ export class RoomStore extends EventTarget {
       this.join(room.id).catch(() => {});
     });
     c.on("message:new", (message) => this.receive(message));
+    c.on("group:action", ({ room_id, action }) => {
+      if (MEMBERSHIP_ACTIONS.has(action) && this.rooms.has(room_id)) this.join(room_id).catch(() => {});
+    });
     c.on("message:edited", (message) => this.mergeInto(message.room_id, [message]));
     c.on("message:deleted", ({ room_id, message_id }) => {
       const changed = this.timelines.get(room_id)?.markDeleted(message_id);
@@ -129,7 +136,7 @@ export class RoomStore extends EventTarget {
     const job = (async () => {
       const timeline = this.timelines.get(roomId);
       for (let page = 0; page < MAX_GAP_PAGES; page++) {
-        const reply = await this.conn.call("message:history", { room_id: roomId, after_seq: timeline.lastSeq, limit: GAP_PAGE_SIZE });
+        const reply = await this.conn.call("message:history", { room_id: roomId, after_seq: timeline.lastSeq, limit: GAP_PAGE_SIZE, ...this.historyOptions() });
         this.mergeInto(roomId, reply.messages);
         if (!reply.has_more) return;
       }
@@ -164,7 +171,7 @@ export class RoomStore extends EventTarget {
 
   async loadNewest(roomId) {
     const timeline = this.timelines.get(roomId);
-    const reply = await this.conn.call("message:history", { room_id: roomId, limit: PAGE_SIZE });
+    const reply = await this.conn.call("message:history", { room_id: roomId, limit: PAGE_SIZE, ...this.historyOptions() });
     timeline.loaded = true;
     timeline.hasMoreBefore = reply.has_more;
     timeline.knownLastSeq = reply.messages.at(-1)?.seq ?? 0;
@@ -176,7 +183,7 @@ export class RoomStore extends EventTarget {
   async loadOlder(roomId) {
     const timeline = this.timelines.get(roomId);
     if (!timeline?.loaded || !timeline.hasMoreBefore) return 0;
-    const reply = await this.conn.call("message:history", { room_id: roomId, before_seq: timeline.firstSeq, limit: PAGE_SIZE });
+    const reply = await this.conn.call("message:history", { room_id: roomId, before_seq: timeline.firstSeq, limit: PAGE_SIZE, ...this.historyOptions() });
     timeline.hasMoreBefore = reply.has_more;
     const { added, changed } = timeline.merge(reply.messages);
     if (added.length || changed.length) this.emit("timeline", { roomId, added, changed, older: true });
