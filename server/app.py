@@ -17,10 +17,10 @@ import socketio
 from aiohttp import web
 
 from crisis import monitoring as crisis_monitoring, responders as crisis_responders
-from . import cluster, http_api, messages, presence, profile, rooms, wirejson
+from . import cluster, connections, http_api, messages, presence, profile, rooms, wirejson
 from . import agenda, groups, leadership, moderation
-from . import help_lines
 from . import heap
+from . import help_lines
 from .auth import TokenService
 from .config import Settings
 from .connections import install_connection_handlers
@@ -32,6 +32,7 @@ from .messages import MessageService
 from .presence import Presence
 from .presence_redis import RedisPresence
 from .ratelimit import RateLimiter
+from .security import cors_and_csrf_middleware, install_security
 from .services import Services
 from .translation import delivery as translation_delivery
 from .storage import Database
@@ -39,6 +40,7 @@ from .users import UserService
 from .matching import events as matching_events
 from .rewards import events as rewards_events
 from .scheduling import events as scheduling_events
+from signaling import events as call_events
 
 log = logging.getLogger("server.app")
 
@@ -46,10 +48,10 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
 
 # Feature modules, in start order. Each may define `setup`, `router`, `routes` and `lifespan`.
-FEATURES: tuple = (rooms, messages, presence, cluster, profile, translation_delivery, crisis_responders, crisis_monitoring)
+FEATURES: tuple = (connections, rooms, messages, presence, cluster, call_events, crisis_responders, crisis_monitoring, profile, translation_delivery)
 FEATURES += (groups, leadership, moderation, agenda)  # group rooms (issue 4)
-FEATURES += (help_lines,)  # the web client's "get help now" (issue 9)
 FEATURES += (heap,)  # gives freed memory back to the OS after connection churn (issue 10)
+FEATURES += (help_lines,)  # the web client's "get help now" (issue 9)
 FEATURES += (rewards_events, scheduling_events, matching_events)  # sessions, matching, rewards (issue 5)
 
 
@@ -91,7 +93,8 @@ def build_services(settings: Settings) -> Services:
 
 def build_app(settings: Settings) -> web.Application:
     services = build_services(settings)
-    app = web.Application(middlewares=[locale_middleware(profile.saved_locale), error_middleware], client_max_size=settings.max_payload_bytes)
+    app = web.Application(middlewares=[locale_middleware(profile.saved_locale), error_middleware, cors_and_csrf_middleware(settings)], client_max_size=settings.max_payload_bytes)
+    install_security(app, settings)
     app[SERVICES] = services
     services.sio.attach(app)
     install_connection_handlers(services)
