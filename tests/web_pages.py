@@ -84,7 +84,8 @@ class WebUser:
         await panel.get_by_label("Username").fill(username)
         await panel.get_by_label("Password").fill(password)
         await panel.get_by_role("button", name="Sign in").click()
-        await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+        # The name shown beside "Sign out", whatever language the saved profile switches the page to.
+        await expect(page.locator("#user-area .who")).to_be_visible()
         return self
 
     # ---- chat ----
@@ -152,3 +153,8 @@ class WebUser:
     async def open_language_settings(self) -> None:
         await self.page.get_by_role("button", name="Language & translation").click()
         await expect(self.page.get_by_role("heading", name="Language and translation")).to_be_visible()
+
+    def message_item(self, text: str):  # type: ignore[no-untyped-def]
+        """The whole delivered message (body, captions, buttons) whose shown body is exactly this."""
+        body = self.page.locator(".msg-body", has_text=re.compile(f"^{re.escape(text)}$"))
+        return self.page.locator("ol.messages:not(.outbox) > li").filter(has=body)
