@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,8 +63,6 @@ def session_view(row: ScheduledSession, tz_name: str, locale: str) -> dict[str, 
 
 
 def local_times(starts: datetime, ends: datetime, tz_name: str, locale: str) -> dict[str, str]:
-    from zoneinfo import ZoneInfo
-
     tz = ZoneInfo(tz_name)
     return {
         "timezone": tz_name,
