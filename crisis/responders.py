@@ -162,6 +162,10 @@ async def on_list(ctx: EventContext, p: ListAlerts) -> dict[str, Any]:
 
 @router.on("crisis:ack", AlertRef, namespace=NAMESPACE, roles=alerts.CONSOLE_ROLES, ordered=True)
 async def on_ack(ctx: EventContext, p: AlertRef) -> dict[str, Any]:
+    await ctx.services.limiter.check(
+        ctx.services.settings.alert_ack_rate, "alert-ack", ctx.user.id,
+        message="You are claiming alerts very fast; please wait a moment.",
+    )
     view, newly = await alerts.acknowledge(ctx.services, ctx.user, p.alert_id)
     if newly:
         await ctx.services.crisis.broadcast("crisis:claimed", view)

@@ -48,6 +48,8 @@ class Settings:
     message_rate: str = "10/2 seconds"
     connect_rate_per_ip: str = "60/minute"
     login_rate_per_ip: str = "20/minute"
+    # Claims per responder: a hijacked console cannot grab every alert and starve the others.
+    alert_ack_rate: str = "30/minute"
     # Engine.IO heartbeat: how fast a tab closed without goodbye is noticed (interval + timeout).
     ping_interval: float = 25.0
     ping_timeout: float = 20.0

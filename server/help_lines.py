@@ -31,5 +31,6 @@ async def help_lines(request: web.Request) -> web.Response:
         country=country.upper() if _COUNTRY.fullmatch(country) else "",
         locale=locale if _LOCALE.fullmatch(locale) else "en",
         tier=0,
+        responders_alerted=False,
     )
     return json_response({"ok": True, **resources})

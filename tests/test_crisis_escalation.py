@@ -338,3 +338,22 @@ async def test_with_two_server_processes_each_escalation_step_fires_exactly_once
     assert levels[:4] == [1, 2, 3, 4] and len(levels) == len(set(levels))
     assert (await consoles[1].call("crisis:ack", {"alert_id": alert["id"]}))["ok"]
     await close_all(mentee, responder)
+
+
+async def test_claiming_alerts_is_rate_limited_per_responder(tmp_path):
+    server = ServerProcess(data_dir=tmp_path / "data", database_url=database_url_for("sqlite", tmp_path / "data"),
+                           extra_env={"MV_ALERT_ACK_RATE": "3/minute"}).start()
+    try:
+        mentee, mentor = await register(server), await register(server, role="mentor")
+        responder = await register(server, role="responder")
+        desk = await console(responder)
+        client, room_id = await mentee_room(mentee, mentor)
+        await send(client, room_id, RISKY)
+        alert = await desk.wait_for("crisis:alert")
+        replies = [await desk.call("crisis:ack", {"alert_id": alert["id"]}) for _ in range(4)]
+        assert [r["ok"] for r in replies] == [True, True, True, False]
+        assert replies[-1]["error"]["code"] == "rate_limited"
+        assert desk.sio.connected
+        await close_all(mentee, mentor, responder)
+    finally:
+        server.stop()
