@@ -9,6 +9,7 @@ its own forms. No STUN or TURN server is configured: every packet stays on the v
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -90,6 +91,7 @@ async def test_a_mentee_video_calls_her_mentor_who_answers_and_both_see_and_hear
         await expect(quality).to_contain_text("Connection: good", timeout=10_000)
         print(f"quality indicator for {person.username}: {await quality.text_content()}")
 
+    await mentor.screenshot("call-mentor-connected")
     # Muting and turning the camera off keep the same tracks: no new offer is needed.
     await mentee.call_panel.get_by_role("button", name="Mute microphone").click()
     await mentee.call_panel.get_by_role("button", name="Turn camera off").click()
@@ -102,7 +104,6 @@ async def test_a_mentee_video_calls_her_mentor_who_answers_and_both_see_and_hear
     }""")
     assert state == {"audio": False, "video": False, "signaling": "stable", "senders": 2}, state
     await mentee.screenshot("call-mentee-muted")
-    await mentor.screenshot("call-mentor-connected")
 
     await mentor.call_panel.get_by_role("button", name="Hang up").click()
     await expect(mentor.call_panel).to_have_count(0)
@@ -156,7 +157,7 @@ async def test_a_leader_opens_a_group_invites_a_member_who_accepts_and_they_meet
         assert after["videoFramesDecoded"] > before["videoFramesDecoded"] > 0
         assert after["audioBytesReceived"] > before["audioBytesReceived"] > 0
         await expect(person.call_panel.get_by_label("A participant's video").first).to_be_visible()
-        await expect(person.call_panel.locator(".call-quality")).to_contain_text("Connection:")
+        await expect(person.call_panel.locator(".call-quality")).to_contain_text(re.compile(r"Connection: (good|fair|poor)"))
     await member.screenshot("group-call-relay")
 
     await member.call_panel.get_by_role("button", name="Hang up").click()
