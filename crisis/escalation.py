@@ -12,7 +12,6 @@ the process saw (``... WHERE level = :seen``): of several processes, exactly one
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from crisis.alerts import alert_views
 from server.audit import record_audit
 from server.rooms import user_room
 from server.storage.models import CrisisAlert, ResponderOnCall
+from server.background import every
 
 if TYPE_CHECKING:
     from server.services import Services
@@ -139,24 +139,10 @@ async def escalate_due_alerts(services: "Services", now: datetime | None = None)
     return fired
 
 
-async def run_escalation_loop(services: "Services") -> None:
-    """Check the timers every ``escalation_poll_seconds`` until the server stops."""
-    ladder: EscalationLadder = services.crisis.ladder
-    while True:
-        try:
-            await escalate_due_alerts(services)
-        except Exception:
-            # A database hiccup must not end escalation for good; the next turn retries.
-            log.exception("crisis.escalation_failed")
-        await asyncio.sleep(ladder.poll_seconds)
-
-
 @contextlib.asynccontextmanager
 async def escalation_lifespan(services: "Services") -> AsyncIterator[None]:
-    task = asyncio.create_task(run_escalation_loop(services), name="crisis-escalation")
-    try:
+    """Check the timers every ``escalation_poll_seconds`` until the server stops; a database
+    hiccup never ends escalation for good, the next turn retries."""
+    ladder: EscalationLadder = services.crisis.ladder
+    async with every(ladder.poll_seconds, lambda: escalate_due_alerts(services), name="crisis-escalation", first_now=True):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from typing import TYPE_CHECKING, Any, AsyncIterator
@@ -13,6 +12,7 @@ from sqlalchemy import select
 from .errors import AppError
 from .rooms import user_room
 from .storage.models import User
+from .background import every
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -136,22 +136,8 @@ async def end_stale_connections(services: "Services") -> int:
 @contextlib.asynccontextmanager
 async def lifespan(services: "Services") -> AsyncIterator[None]:
     """Re-check live connections against bans and sign-outs every ``session_check_seconds``."""
-
-    async def watch() -> None:
-        while True:
-            await asyncio.sleep(services.settings.session_check_seconds)
-            try:
-                await end_stale_connections(services)
-            except Exception:
-                log.exception("socket.session_check_failed")
-
-    task = asyncio.create_task(watch())
-    try:
+    async with every(services.settings.session_check_seconds, lambda: end_stale_connections(services), name="session-check"):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def publish_disconnect_user(settings: "Settings", user_id: str) -> bool:

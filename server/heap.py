@@ -16,6 +16,7 @@ import ctypes
 import ctypes.util
 import logging
 from typing import TYPE_CHECKING, AsyncIterator
+from .background import every
 
 if TYPE_CHECKING:
     from .services import Services
@@ -66,21 +67,16 @@ async def lifespan(services: "Services") -> AsyncIterator[None]:
         yield
         return
 
-    async def watch() -> None:
-        peak = open_connections(services)
-        while True:
-            await asyncio.sleep(TRIM_CHECK_INTERVAL)
-            now = open_connections(services)
-            peak = max(peak, now)
-            if peak - now >= TRIM_AFTER_CLOSED:
-                released = await asyncio.to_thread(trim_heap)
-                log.info("heap.trimmed", extra={"fields": {"closed": peak - now, "released": released}})
-                peak = now
+    peak = open_connections(services)
 
-    task = asyncio.create_task(watch())
-    try:
+    async def check() -> None:
+        nonlocal peak
+        now = open_connections(services)
+        peak = max(peak, now)
+        if peak - now >= TRIM_AFTER_CLOSED:
+            released = await asyncio.to_thread(trim_heap)
+            log.info("heap.trimmed", extra={"fields": {"closed": peak - now, "released": released}})
+            peak = now
+
+    async with every(TRIM_CHECK_INTERVAL, check, name="heap-trim"):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -13,7 +13,6 @@ whose fan-out never left it).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -25,6 +24,7 @@ from redis.exceptions import RedisError
 
 from .cluster import announce_room_heads, redis_options
 from .presence import Presence
+from .background import every
 
 if TYPE_CHECKING:
     from .services import Services
@@ -161,21 +161,15 @@ async def heartbeat_running(presence: RedisPresence) -> AsyncIterator[None]:
     """Keep this process visibly alive and reap dead peers, for as long as the server runs."""
 
     async def beat() -> None:
-        while True:
-            try:
-                await presence.heartbeat()
-                await presence.reap_dead_processes()
-            except (RedisError, OSError) as exc:
-                log.warning("presence.heartbeat_failed", extra={"fields": {"error": str(exc)[:200]}})
-            except Exception:
-                log.exception("presence.heartbeat_failed")
-            await asyncio.sleep(HEARTBEAT_INTERVAL)
+        try:
+            await presence.heartbeat()
+            await presence.reap_dead_processes()
+        except (RedisError, OSError) as exc:
+            # Expected while Redis restarts: a warning, not a stack trace every second.
+            log.warning("presence.heartbeat_failed", extra={"fields": {"error": str(exc)[:200]}})
 
-    task = asyncio.create_task(beat())
     try:
-        yield
+        async with every(HEARTBEAT_INTERVAL, beat, name="presence-heartbeat", first_now=True):
+            yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         await presence.leave_cluster()

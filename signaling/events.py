@@ -3,9 +3,7 @@ server media relay (group sessions, and the fallback when a 1:1 cannot connect p
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Literal
 
@@ -18,11 +16,11 @@ from server.rooms import require_member
 from server.storage.models import Call, CallParticipant
 from signaling.calls import CallService
 from signaling.turn import ice_servers_for
+from server.background import every
 
 if TYPE_CHECKING:
     from server.services import Services
 
-log = logging.getLogger("signaling")
 router = EventRouter()
 
 MAX_SDP_CHARS = 64 * 1024
@@ -96,21 +94,10 @@ def _media_server(services: "Services") -> Any:
 
 @contextlib.asynccontextmanager
 async def lifespan(services: "Services") -> AsyncIterator[None]:
-    async def sweep() -> None:
-        while True:
-            await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
-            try:
-                await services.calls.expire_unanswered()
-            except Exception:
-                log.exception("calls.sweep_failed")
-
-    task = asyncio.create_task(sweep())
     try:
-        yield
+        async with every(SWEEP_INTERVAL_SECONDS, services.calls.expire_unanswered, name="ring-timeout"):
+            yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         if services.media is not None:
             await services.media.close()
 
