@@ -262,6 +262,9 @@ class CallSession {
       this.conn.call("call:ice", { call_id: this.id, to: this.peerId, candidate: candidate ? candidate.toJSON() : null }).catch(() => {});
     };
     pc.onnegotiationneeded = async () => {
+      // Fired while an offer of the other side is being answered: the browser fires it again
+      // once the state is stable if anything is still to negotiate.
+      if (pc.signalingState !== "stable") return;
       try {
         this.makingOffer = true;
         await pc.setLocalDescription();
