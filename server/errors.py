@@ -93,6 +93,7 @@ def _translator(locale: str | None) -> Any:
 # The core's error messages, declared for catalog extraction (pybabel reads N_): raise sites
 # pass the same English text, which is the msgid. Features declare theirs beside their code.
 ERROR_MESSAGES: tuple[str, ...] = (
+    N_("Send the request body as application/json."),
     N_("Your session has expired; please sign in again."),
     N_("Your session has expired or is invalid; please sign in again."),
     N_("You have signed out; please sign in again."),
