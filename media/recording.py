@@ -14,7 +14,6 @@ event loop, so recording costs CPU comparable to one more subscriber.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import re

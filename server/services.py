@@ -30,10 +30,8 @@ class Services:
     dispatcher: Any = None
     translation: Any = None
     groups: Any = None
-    scheduling: Any = None
     matching: Any = None
     rewards: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
     # Called with (sid, user) when a connection closes, for features that hold per-connection state.
     disconnect_hooks: list[Any] = field(default_factory=list)
     calls: Any = None

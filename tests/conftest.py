@@ -11,7 +11,7 @@ import concurrent.futures
 import os
 import uuid
 from pathlib import Path
-from typing import AsyncIterator, Iterator
+from typing import Iterator
 
 import pytest
 
