@@ -96,7 +96,7 @@ export class ResponderConsole {
       el("div", { class: "alert-meta" },
         el("span", { class: "tier", text: t("crisis.tier", { tier: alert.tier }) }),
         el("span", { class: "age", text: t("crisis.age", { minutes }) }),
-        el("span", { class: "level", text: t("crisis.level", { level: alert.level, step: alert.step || "" }) }),
+        el("span", { class: "level", text: t("crisis.level", { level: alert.level, step: alert.step ? t(`crisis.step.${alert.step}`) : "" }) }),
         el("span", { class: "status", text: alert.status === "claimed" ? t("crisis.claimed_by", { name: alert.claimed_by?.display_name || "" }) : t("crisis.waiting") })),
       el("blockquote", { class: "excerpt", text: alert.excerpt ?? t("crisis.no_excerpt"), attrs: { dir: "auto" } }),
       alert.reasons?.length ? el("p", { class: "hint", text: t("crisis.reasons", { reasons: alert.reasons.join(", ") }) }) : null,
