@@ -169,6 +169,25 @@ async def on_invite(ctx: EventContext, p: RoomUser) -> dict[str, Any]:
     return {"group": g.view}
 
 
+@router.on("group:invitations")
+async def on_group_invitations(ctx: EventContext, _p: Any) -> dict[str, Any]:
+    """Invitations still waiting for the caller's answer, so one sent while they were offline is
+    not lost (the live ``group:invited`` only reaches connected tabs)."""
+    async with ctx.services.db.read() as s:
+        rows = await s.execute(
+            select(GroupInvitation, Room)
+            .join(Room, Room.id == GroupInvitation.room_id)
+            .where(GroupInvitation.user_id == ctx.user.id, GroupInvitation.kind == "invite")
+            .order_by(GroupInvitation.created_at)
+        )
+        invitations = [
+            {"room_id": room.id, "title": room.title, "program": (room.settings or {}).get("group", {}).get("program", "general"),
+             "invited_by": invitation.actor_id}
+            for invitation, room in rows
+        ]
+    return {"invitations": invitations}
+
+
 @router.on("group:accept", RoomOnly)
 async def on_accept(ctx: EventContext, p: RoomOnly) -> dict[str, Any]:
     async with group_action(ctx.services, p.room_id, ctx.user.id, member_required=False) as g:

@@ -94,6 +94,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("/", "group:approve"): Row(MODERATORS),
     ("/", "group:reject"): Row(MODERATORS),
     ("/", "group:accept"): Row(EVERYONE),
+    ("/", "group:invitations"): Row(EVERYONE),
     ("/", "group:decline"): Row(EVERYONE),
     ("/", "group:lock"): Row(MODERATORS),
     ("/", "group:mute"): Row(MODERATORS),

@@ -190,6 +190,18 @@ async def test_only_admin_granted_leaders_open_groups_and_nobody_is_added_withou
     await close_all(mentee, mentor, invitee, leader)
 
 
+async def test_an_invitation_sent_while_the_invitee_was_offline_waits_for_them(server):
+    leader, invitee = await register(server, role="leader"), await register(server)
+    lead = await connect(leader)
+    room_id = (await lead.call("group:create", {"title": "Evening circle", "invite_ids": [invitee.id]}))["room"]["id"]
+    later = await connect(invitee)
+    waiting = (await later.call("group:invitations"))["invitations"]
+    assert [(i["room_id"], i["title"], i["invited_by"]) for i in waiting] == [(room_id, "Evening circle", leader.id)]
+    assert (await later.call("group:accept", {"room_id": room_id}))["ok"]
+    assert (await later.call("group:invitations"))["invitations"] == []
+    await close_all(leader, invitee)
+
+
 async def test_a_join_request_reaches_the_moderators_and_the_leader_approves_or_rejects_it(server):
     group = await open_group(server, 4)
     asker, other = await register(server), await register(server)

@@ -114,6 +114,19 @@ export class GroupInvitations {
     app.conn.on("room:added", ({ room }) => {
       if (this.pending.delete(room.id)) this.render();
     });
+    // Invitations sent while this tab was closed or offline: ask on start and after every reconnect.
+    this.refresh();
+    app.conn.addEventListener("resync", () => this.refresh());
+  }
+
+  async refresh() {
+    try {
+      const { invitations } = await this.app.conn.call("group:invitations");
+      for (const invite of invitations) this.pending.set(invite.room_id, invite);
+      this.render();
+    } catch (error) {
+      this.error.textContent = errorText(error);
+    }
   }
 
   render() {
