@@ -18,7 +18,10 @@ export class SettingsView {
     this.translate = el("input", { type: "checkbox", id: "settings-translate", attrs: { "aria-describedby": "settings-translate-hint" } });
     this.status = el("p", { class: "form-status", attrs: { role: "status" } });
     this.error = el("p", { class: "form-error", attrs: { role: "alert" } });
-    this.form = el("form", { class: "settings-form stack", on: { submit: (e) => this.save(e) } },
+    // Once the person starts editing, late answers (profile:get, profile:updated) must not
+    // overwrite their unsaved choices.
+    this.editing = false;
+    this.form = el("form", { class: "settings-form stack", on: { submit: (e) => this.save(e), change: () => { this.editing = true; } } },
       el("div", { class: "field" }, el("label", { htmlFor: this.uiLanguage.id, i18n: "settings.ui_language" }), this.uiLanguage),
       el("fieldset", { class: "reading" },
         el("legend", { i18n: "settings.languages_i_read" }),
@@ -31,7 +34,7 @@ export class SettingsView {
     this.root = el("section", { class: "settings", attrs: { "aria-labelledby": "settings-title" } },
       el("h2", { id: "settings-title", i18n: "settings.title" }), this.form);
     onLanguageChange(() => !this.closed && this.render());
-    app.conn.on("profile:updated", ({ user }) => !this.closed && this.render(user));
+    app.conn.on("profile:updated", ({ user }) => !this.closed && !this.editing && this.render(user));
     this.render(app.me);
     this.load();
   }
@@ -42,7 +45,8 @@ export class SettingsView {
 
   async load() {
     try {
-      this.render((await this.app.conn.call("profile:get")).user);
+      const { user } = await this.app.conn.call("profile:get");
+      if (!this.editing) this.render(user);
     } catch (error) {
       this.error.textContent = errorText(error);
     }
@@ -71,6 +75,7 @@ export class SettingsView {
     try {
       const { user } = await this.app.conn.call("profile:update", { locale, languages, translate_messages: this.translate.checked });
       Object.assign(this.app.me, user);
+      this.editing = false;
       if (locale !== currentLanguage()) await setLanguage(locale);
       this.render(user);
       this.status.textContent = t("settings.saved");
