@@ -196,12 +196,11 @@ class MessageService:
                     services.settings.message_rate, "messages", sender.id,
                     message="You are sending messages too fast. Please wait a moment.",
                 )
+                # Core statements on the tables, not ORM-enabled DML: same SQL, a fraction of the
+                # Python work per message (measured with py-spy under load).
+                rooms, messages = Room.__table__, Message.__table__
                 seq = await s.scalar(
-                    update(Room)
-                    .where(Room.id == room.id)
-                    .values(last_seq=Room.last_seq + 1)
-                    .returning(Room.last_seq)
-                    .execution_options(synchronize_session=False)
+                    update(rooms).where(rooms.c.id == room.id).values(last_seq=rooms.c.last_seq + 1).returning(rooms.c.last_seq)
                 )
                 message_id = new_id()
                 key = services.keyring.room_key(room.id, room.wrapped_key)
@@ -211,7 +210,7 @@ class MessageService:
                     nonce=nonce, ciphertext=ciphertext, language=p.language[:8], kind=kind,
                     created_at=datetime.now(timezone.utc),
                 )
-                await s.execute(insert(Message).values(
+                await s.execute(insert(messages).values(
                     id=row.id, room_id=row.room_id, seq=seq, sender_id=row.sender_id, client_id=row.client_id,
                     nonce=nonce, ciphertext=ciphertext, language=row.language, kind=kind, created_at=row.created_at,
                 ))
