@@ -226,25 +226,24 @@ async def on_consent(ctx: EventContext, p: Consent) -> dict[str, Any]:
     return {"consent": state}
 
 
+async def _set_recording(ctx: EventContext, call_id: str, on: bool) -> list[str]:
+    """Start or stop a call's recording (leaders only), audit it and tell the room; returns file names."""
+    call, is_leader = await _joined_relay_call(ctx, call_id)
+    if not is_leader:
+        raise Forbidden("Only the session's leader can start or stop a recording.")
+    media = _media_server(ctx.services)
+    files = [await media.start_recording(call.id)] if on else await media.stop_recording(call.id)
+    async with ctx.services.db.transaction() as s:
+        await record_audit(s, ctx.user.id, "recording.start" if on else "recording.stop", room_id=call.room_id, target_id=call.id)
+    await ctx.services.sio.emit("media:recording", {"call_id": call.id, "recording": on}, to=f"room:{call.room_id}")
+    return [Path(f).name for f in files]
+
+
 @router.on("media:record_start", CallRef)
 async def on_record_start(ctx: EventContext, p: CallRef) -> dict[str, Any]:
-    call, is_leader = await _joined_relay_call(ctx, p.call_id)
-    if not is_leader:
-        raise Forbidden("Only the session's leader can start a recording.")
-    path = await _media_server(ctx.services).start_recording(call.id)
-    async with ctx.services.db.transaction() as s:
-        await record_audit(s, ctx.user.id, "recording.start", room_id=call.room_id, target_id=call.id)
-    await ctx.services.sio.emit("media:recording", {"call_id": call.id, "recording": True}, to=f"room:{call.room_id}")
-    return {"file": Path(path).name}
+    return {"file": (await _set_recording(ctx, p.call_id, True))[0]}
 
 
 @router.on("media:record_stop", CallRef)
 async def on_record_stop(ctx: EventContext, p: CallRef) -> dict[str, Any]:
-    call, is_leader = await _joined_relay_call(ctx, p.call_id)
-    if not is_leader:
-        raise Forbidden("Only the session's leader can stop a recording.")
-    files = await _media_server(ctx.services).stop_recording(call.id)
-    async with ctx.services.db.transaction() as s:
-        await record_audit(s, ctx.user.id, "recording.stop", room_id=call.room_id, target_id=call.id)
-    await ctx.services.sio.emit("media:recording", {"call_id": call.id, "recording": False}, to=f"room:{call.room_id}")
-    return {"files": [Path(f).name for f in files]}
+    return {"files": await _set_recording(ctx, p.call_id, False)}

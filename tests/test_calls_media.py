@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 from aiohttp import web
 from aioice import stun
@@ -175,6 +176,54 @@ async def test_two_group_members_see_and_hear_each_other_through_the_server_rela
             await hang_up_everyone(leader, *members)
 
     await inside.run(scenario(), timeout=90)
+
+
+async def test_a_call_is_recorded_only_after_everyone_consents_and_the_file_plays(
+        media_server: ServerProcess, inside: InsideLoop) -> None:
+    leader = await register(media_server, role="leader")
+    members = [await register(media_server) for _ in range(3)]
+
+    async def scenario() -> None:
+        lc, mc = await leader.connect(), await members[0].connect()
+        room_id = await open_group(lc, members)
+        call_id = ok(await lc.call("call:start", {"room_id": room_id, "media": "video", "mode": "relay"}))["call"]["id"]
+        await mc.wait_for("call:ring", lambda d: d["call"]["id"] == call_id)
+        ok(await mc.call("call:accept", {"call_id": call_id}))
+        ok(await lc.call("room:join", {"room_id": room_id}))
+        leader_peer = member_peer = None
+        try:
+            leader_peer = await join_relay(lc, call_id, "leader", luma=60, amplitude=LOUD)
+            member_peer = await join_relay(mc, call_id, "member", luma=180, amplitude=LOUD)
+            assert await wait_until(lambda: sees(leader_peer, member_peer))
+            assert (await mc.call("media:record_start", {"call_id": call_id}))["error"]["code"] == "forbidden"
+            ok(await lc.call("media:consent", {"call_id": call_id, "granted": True}))
+            refused = await lc.call("media:record_start", {"call_id": call_id})
+            assert refused["error"]["code"] == "consent_required", "one person has not agreed yet"
+            ok(await mc.call("media:consent", {"call_id": call_id, "granted": True}))
+            started = ok(await lc.call("media:record_start", {"call_id": call_id}))
+            assert (await lc.wait_for("media:recording"))["recording"] is True
+            await asyncio.sleep(2.0)
+            files = ok(await lc.call("media:record_stop", {"call_id": call_id}))["files"]
+            assert started["file"] in files
+            path = media_server.data_dir / "recordings" / started["file"]
+            with av.open(str(path)) as container:
+                frames = sum(1 for _ in container.decode(video=0))
+            print(f"recording {path.name}: {path.stat().st_size} bytes, {frames} video frames")
+            assert frames > 0
+            actions = [a for a, *_ in await audit_rows(media_server, room_id)]
+            assert actions.count("recording.consent") == 2 and "recording.start" in actions and "recording.stop" in actions
+        finally:
+            await close_peers(leader_peer, member_peer)
+            await hang_up_everyone(leader, *members)
+
+    await inside.run(scenario(), timeout=90)
+
+
+async def audit_rows(server: ServerProcess, room_id: str) -> list[tuple[str, str]]:
+    import sqlite3
+
+    with sqlite3.connect(server.database_url.split("///", 1)[1]) as db:
+        return db.execute("SELECT action, actor_id FROM audit_log WHERE room_id = ? ORDER BY id", (room_id,)).fetchall()
 
 
 # ---------------------------------------------------------------------------------------------
