@@ -19,11 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.argos_fixture import build_packages
 from server.config import Settings
 from server.translation.cli import main as translation_cli
 from server.translation.language_id import detect_language
 from server.translation.translator import NOTE_NO_PACKAGE, Translator
+from tests.argos_fixture import build_packages
+from tests.conftest import unavailable
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -174,12 +175,12 @@ async def test_sentences_and_paragraphs_keep_their_shape(translator: Translator)
 
 
 @pytest.mark.netns
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None,
-                    reason="needs root and unshare to cut the network")
 def test_translation_works_with_no_network_and_downloads_nothing(
         installed_settings: Settings, tmp_path: Path) -> None:
     """In a fresh network namespace (no route anywhere) the first translation still works,
     while argostranslate's default sentence splitter fails there trying to download its model."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        unavailable("root and unshare (to cut the network)")
     script = textwrap.dedent(f"""
         import asyncio
         from server.config import Settings
