@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
+
 import aiohttp
 import pytest
 import socketio
@@ -99,3 +102,14 @@ async def test_a_revoked_token_no_longer_connects(server):
     client = socketio.AsyncClient(reconnection=False)
     with pytest.raises(socketio.exceptions.ConnectionError):
         await client.connect(server.url, auth={"token": person.token}, transports=["websocket"], wait_timeout=5)
+
+
+async def test_sigterm_says_goodbye_to_clients_and_exits_cleanly(sqlite_server):
+    person = await register(sqlite_server)
+    client = await person.connect()
+    disconnected = asyncio.Event()
+    client.sio.on("disconnect", lambda *args: disconnected.set())
+    code = await asyncio.to_thread(sqlite_server.stop, signal.SIGTERM)
+    assert code == 0, sqlite_server.log_text()[-2000:]
+    await asyncio.wait_for(disconnected.wait(), 5)
+    assert '"level":"error"' not in sqlite_server.log_text()
