@@ -73,7 +73,10 @@ async def slowloris(host: str, port: int, stop: asyncio.Event) -> float | None:
 async def test_a_bad_token_flood_and_a_slowloris_flood_do_not_stop_legitimate_chat(tmp_path: Path):
     data_dir = tmp_path / "flood"
     server = ServerProcess(data_dir=data_dir, database_url=database_url_for("sqlite", data_dir),
-                           extra_env={"MV_KEEPALIVE_TIMEOUT": str(KEEPALIVE_TIMEOUT)}).start()
+                           # The production per-address connection limit: the flood comes from its
+                           # own address, legitimate users from others.
+                           extra_env={"MV_KEEPALIVE_TIMEOUT": str(KEEPALIVE_TIMEOUT),
+                                      "MV_CONNECT_RATE_PER_IP": "60/minute"}).start()
     try:
         mentee, mentor = await register(server), await register(server, role="mentor")
         a, b = await mentee.connect(), await mentor.connect()
@@ -131,6 +134,7 @@ async def test_a_bad_token_flood_and_a_slowloris_flood_do_not_stop_legitimate_ch
         assert sum(outcomes.values()) == BAD_ATTEMPTS
         assert outcomes["accepted?!"] == 0
         assert set(outcomes) <= {"unauthorized", "rate_limited"}, outcomes
+        assert outcomes["rate_limited"] >= BAD_ATTEMPTS - 60, "past 60 a minute, the address is refused before any token check"
         assert round_trips, "messages flowed during the flood"
         assert len(closed_after) == SLOW_SOCKETS, "the server, not the attacker, ends half-open connections"
         await close_all(mentee, mentor)
