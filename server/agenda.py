@@ -10,6 +10,7 @@ import msgspec
 from .errors import Conflict, InvalidPayload
 from .events import EventContext, EventRouter
 from .group_state import GroupTx, group_action
+from .rooms import RoomOnly
 
 router = EventRouter()
 
@@ -20,10 +21,6 @@ MAX_ITEM_CHARS = 200
 class SetAgenda(msgspec.Struct, forbid_unknown_fields=True):
     room_id: str
     items: list[str]
-
-
-class RoomOnly(msgspec.Struct, forbid_unknown_fields=True):
-    room_id: str
 
 
 class GotoItem(msgspec.Struct, forbid_unknown_fields=True):

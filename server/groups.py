@@ -22,7 +22,7 @@ from .events import EventContext, EventRouter
 from .group_roles import CO_LEADER, LEADER, MEMBER, MODERATORS, require_owner
 from .group_state import GroupSizes, GroupTx, group_action, group_view, new_group_state, read_group_state
 from .leadership import end_session_leadership
-from .rooms import GROUP_CREATOR_ROLES, ROOM_CREATE_RATE, create_room, require_member, room_view, socket_room, user_room
+from .rooms import GROUP_CREATOR_ROLES, ROOM_CREATE_RATE, RoomOnly, RoomUser, create_room, require_member, room_view, socket_room, user_room
 from .storage.models import GroupInvitation, Membership, Room, User
 
 if TYPE_CHECKING:
@@ -47,15 +47,6 @@ class CreateGroup(msgspec.Struct, forbid_unknown_fields=True):
     title: str
     program: str = "general"
     invite_ids: list[str] = []
-
-
-class RoomOnly(msgspec.Struct, forbid_unknown_fields=True):
-    room_id: str
-
-
-class RoomUser(msgspec.Struct, forbid_unknown_fields=True):
-    room_id: str
-    user_id: str
 
 
 class JoinRequest(msgspec.Struct, forbid_unknown_fields=True):

@@ -19,6 +19,7 @@ from .events import EventContext, EventRouter
 from .group_roles import CO_LEADER, LEADER, MEMBER, require_owner
 from .group_state import GroupTx, aware, group_action, now_utc
 from .storage.models import Membership, User
+from .rooms import RoomOnly
 
 router = EventRouter()
 GROUP_LEADER_USER_ROLES = ("leader", "admin")
@@ -28,10 +29,6 @@ class Handover(msgspec.Struct, forbid_unknown_fields=True):
     room_id: str
     user_id: str
     for_session: bool = False
-
-
-class RoomOnly(msgspec.Struct, forbid_unknown_fields=True):
-    room_id: str
 
 
 class Rotation(msgspec.Struct, forbid_unknown_fields=True):

@@ -19,7 +19,7 @@ from .events import EventContext, EventRouter
 from .group_roles import MODERATORS, require_outranks, require_permission
 from .group_state import aware, group_action, now_utc
 from .groups import depart, stop_room_events
-from .rooms import user_room
+from .rooms import RoomOnly, RoomUser, user_room
 from .storage.models import Membership, Message, Room
 
 if TYPE_CHECKING:
@@ -42,11 +42,6 @@ class Mute(msgspec.Struct, forbid_unknown_fields=True):
     seconds: int | None = None
 
 
-class RoomUser(msgspec.Struct, forbid_unknown_fields=True):
-    room_id: str
-    user_id: str
-
-
 class Lock(msgspec.Struct, forbid_unknown_fields=True):
     room_id: str
     locked: bool
@@ -60,10 +55,6 @@ class Pin(msgspec.Struct, forbid_unknown_fields=True):
 class SlowMode(msgspec.Struct, forbid_unknown_fields=True):
     room_id: str
     seconds: int
-
-
-class RoomOnly(msgspec.Struct, forbid_unknown_fields=True):
-    room_id: str
 
 
 class LowerHand(msgspec.Struct, forbid_unknown_fields=True):

@@ -14,7 +14,7 @@ import msgspec
 from sqlalchemy import select
 
 from .events import EventContext, EventRouter
-from .rooms import require_member, socket_room
+from .rooms import RoomOnly, require_member, socket_room
 from .storage.models import Membership
 
 if TYPE_CHECKING:
@@ -22,10 +22,6 @@ if TYPE_CHECKING:
     from .users import AuthUser
 
 router = EventRouter()
-
-
-class RoomOnly(msgspec.Struct, forbid_unknown_fields=True):
-    room_id: str
 
 
 class ReadReceipt(msgspec.Struct, forbid_unknown_fields=True):

@@ -39,6 +39,19 @@ class CreateRoom(msgspec.Struct, forbid_unknown_fields=True):
     title: str = ""
 
 
+class RoomOnly(msgspec.Struct, forbid_unknown_fields=True):
+    """The payload of every event that names just a room."""
+
+    room_id: str
+
+
+class RoomUser(msgspec.Struct, forbid_unknown_fields=True):
+    """The payload of every event that names a room and one person in it."""
+
+    room_id: str
+    user_id: str
+
+
 class RoomRef(msgspec.Struct, forbid_unknown_fields=True):
     room_id: str
     # Last seq the client has seen; when given, the ack carries what it missed.
