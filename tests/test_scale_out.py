@@ -205,6 +205,18 @@ async def direct_room_across(a: Member, b: Member) -> str:
     return room_id
 
 
+async def mentee_and_mentor_across(a: ServerProcess, b: ServerProcess) -> tuple[Member, Member, str]:
+    """A mentee on process A and a mentor on process B, both joined to their direct room."""
+    mentee = Member(await register(a), [a.url, b.url])
+    mentor = Member(await register(b, role="mentor"), [b.url, a.url])
+    await mentee.connect()
+    await mentor.connect()
+    room_id = await direct_room_across(mentee, mentor)
+    await mentee.join(room_id)
+    await mentor.join(room_id)
+    return mentee, mentor, room_id
+
+
 async def send(member: Member, room_id: str, body: str, client_id: str | None = None) -> dict[str, Any]:
     assert member.client is not None
     reply = await member.client.call("message:send", {"room_id": room_id, "client_id": client_id or body, "body": body}, timeout=5)
@@ -214,13 +226,7 @@ async def send(member: Member, room_id: str, body: str, client_id: str | None = 
 
 async def test_people_on_different_processes_chat_see_presence_and_typing(two_processes):
     a, b = two_processes
-    mentee = Member(await register(a), [a.url, b.url])
-    mentor = Member(await register(b, role="mentor"), [b.url, a.url])
-    await mentee.connect()
-    await mentor.connect()
-    room_id = await direct_room_across(mentee, mentor)
-    await mentee.join(room_id)
-    await mentor.join(room_id)
+    mentee, mentor, room_id = await mentee_and_mentor_across(a, b)
     # The mentor, on process B, sees the mentee (connected to A) online.
     state = await mentor.client.wait_for("presence:state", lambda d: d["room_id"] == room_id)
     assert mentee.person.id in state["online"] and mentor.person.id in state["online"]
@@ -303,13 +309,7 @@ async def test_a_killed_process_loses_no_acknowledged_message(two_processes):
 
 async def test_after_a_redis_restart_members_resync_what_they_missed_and_live_delivery_resumes(two_processes, own_redis):
     a, b = two_processes
-    mentee = Member(await register(a), [a.url, b.url])
-    mentor = Member(await register(b, role="mentor"), [b.url, a.url])
-    await mentee.connect()
-    await mentor.connect()
-    room_id = await direct_room_across(mentee, mentor)
-    await mentee.join(room_id)
-    await mentor.join(room_id)
+    mentee, mentor, room_id = await mentee_and_mentor_across(a, b)
     first = await send(mentee, room_id, "before the outage")
     await mentor.wait_for_bodies(room_id, ["before the outage"])
 
@@ -339,13 +339,7 @@ async def test_after_a_redis_restart_members_resync_what_they_missed_and_live_de
 async def test_a_member_who_missed_a_fan_out_notices_the_gap_from_the_next_message(two_processes, own_redis):
     """A later message whose seq skips ahead is enough to trigger the resync of the gap."""
     a, b = two_processes
-    mentee = Member(await register(a), [a.url, b.url])
-    mentor = Member(await register(b, role="mentor"), [b.url, a.url])
-    await mentee.connect()
-    await mentor.connect()
-    room_id = await direct_room_across(mentee, mentor)
-    await mentee.join(room_id)
-    await mentor.join(room_id)
+    mentee, mentor, room_id = await mentee_and_mentor_across(a, b)
     await send(mentee, room_id, "one")
     await mentor.wait_for_bodies(room_id, ["one"])
     # Lose exactly one fan-out: the mentor's process drops the live event, as if Redis had.
