@@ -20,7 +20,6 @@ import logging
 from typing import TYPE_CHECKING, Any, AsyncIterator, Literal
 
 import msgspec
-import socketio
 
 from crisis import alerts
 from crisis.escalation import (
@@ -30,13 +29,14 @@ from crisis.escalation import (
     escalation_lifespan,
     set_on_call,
 )
-from server.connections import client_ip
+from server.connections import admit_connection
 from server.errors import AppError, Forbidden
 from server.events import EventContext, EventRouter
 from server.rooms import user_room
 
 if TYPE_CHECKING:
     from server.services import Services
+    from server.users import AuthUser
 
 log = logging.getLogger("crisis.responders")
 router = EventRouter()
@@ -115,25 +115,21 @@ def setup(services: "Services") -> None:
     _install_namespace(services)
 
 
+def _refuse_non_responders(user: "AuthUser") -> AppError | None:
+    if user.role in alerts.CONSOLE_ROLES:
+        return None
+    return Forbidden("The responder console is only for crisis responders and supervisors.", code="not_a_responder")
+
+
 def _install_namespace(services: "Services") -> None:
     sio = services.sio
 
     @sio.on("connect", namespace=NAMESPACE)
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        """Same token check as the main namespace, then only responders and supervisors pass."""
-        try:
-            await services.limiter.check(
-                services.settings.connect_rate_per_ip, "connect", client_ip(environ),
-                message="Too many connection attempts from your network; please wait a minute.",
-            )
-            token = auth.get("token") if isinstance(auth, dict) else None
-            user = await services.users.authenticate(token)
-            if user.role not in alerts.CONSOLE_ROLES:
-                raise Forbidden("The responder console is only for crisis responders and supervisors.", code="not_a_responder")
-        except AppError as exc:
-            error = exc.to_wire()["error"]
-            raise socketio.exceptions.ConnectionRefusedError(error["message"], error) from None
-        await sio.save_session(sid, {"user": user}, namespace=NAMESPACE)
+        """Same gate as the main namespace, then only responders and supervisors pass."""
+        session = await admit_connection(services, environ, auth, refuse=_refuse_non_responders)
+        user = session["user"]
+        await sio.save_session(sid, session, namespace=NAMESPACE)
         audience = SUPERVISORS_ROOM if user.role in alerts.SUPERVISOR_ROLES else ALL_RESPONDERS_ROOM
         await sio.enter_room(sid, audience, namespace=NAMESPACE)
         await sio.enter_room(sid, user_room(user.id), namespace=NAMESPACE)

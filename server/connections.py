@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 import socketio
 from sqlalchemy import select
@@ -17,6 +17,7 @@ from .background import every
 if TYPE_CHECKING:
     from .config import Settings
     from .services import Services
+    from .users import AuthUser
 
 log = logging.getLogger("server.connections")
 
@@ -28,24 +29,38 @@ def client_ip(environ: dict[str, Any]) -> str:
     return environ.get("REMOTE_ADDR", "unknown")
 
 
+async def admit_connection(
+    services: "Services", environ: dict[str, Any], auth: Any, *, refuse: Callable[["AuthUser"], AppError | None] | None = None
+) -> dict[str, Any]:
+    """The one connect gate of every namespace: per-address rate, a valid token, and the
+    namespace's own rule (``refuse`` returns the error for a user it does not admit). Returns the
+    session to save; the epoch in it lets the periodic check end the connection after a sign-out
+    everywhere or a ban. Refusals carry {"message", "data": {"code", "message"}} to connect_error."""
+    try:
+        await services.limiter.check(
+            services.settings.connect_rate_per_ip, "connect", client_ip(environ),
+            message="Too many connection attempts from your network; please wait a minute.",
+        )
+        token = auth.get("token") if isinstance(auth, dict) else None
+        user, claims = await services.users.authenticate_with_claims(token)
+        refusal = refuse(user) if refuse is not None else None
+        if refusal is not None:
+            raise refusal
+    except AppError as exc:
+        error = exc.to_wire()["error"]
+        raise socketio.exceptions.ConnectionRefusedError(error["message"], error) from None
+    return {"user": user, "epoch": claims.epoch}
+
+
 def install_connection_handlers(services: "Services") -> None:
     sio = services.sio
 
     @sio.on("connect")
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         """Refuse, with a structured reason, any connection without a valid token."""
-        try:
-            await services.limiter.check(
-                services.settings.connect_rate_per_ip, "connect", client_ip(environ),
-                message="Too many connection attempts from your network; please wait a minute.",
-            )
-            token = auth.get("token") if isinstance(auth, dict) else None
-            user, claims = await services.users.authenticate_with_claims(token)
-        except AppError as exc:
-            # The client's connect_error carries {"message", "data": {"code", "message"}}.
-            error = exc.to_wire()["error"]
-            raise socketio.exceptions.ConnectionRefusedError(error["message"], error) from None
-        await sio.save_session(sid, {"user": user, "epoch": claims.epoch})
+        session = await admit_connection(services, environ, auth)
+        user = session["user"]
+        await sio.save_session(sid, session)
         await sio.enter_room(sid, user_room(user.id))
         await services.presence.connected(user)
         log.info("socket.connected", extra={"fields": {"user_id": user.id, "sid": sid}})
