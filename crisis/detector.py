@@ -21,6 +21,7 @@ expected to scan an English translation with ``detect(translation, "en", trust_l
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,6 +136,15 @@ def detect(text: str, language: str | None = None, *, trust_language: bool = Fal
     words = [t.text for t in tokens]
     hits = _find_hits(words, lexicons)
     return _grade(hits, words, tokens, lexicons, lang, source, text)
+
+
+def detect_conversation(texts: Sequence[str], language: str | None = None) -> Detection:
+    """Grade a writer's recent messages in one room together, oldest first.
+
+    Risk often builds over several messages ("so tired of everything" … "I just want it to end")
+    where no single one crosses the alert tier; reading them as one text lets that show.
+    """
+    return detect("\n".join(texts), language)
 
 
 def _find_hits(words: list[str], lexicons: list[Lexicon]) -> list[_Hit]:
