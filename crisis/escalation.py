@@ -134,7 +134,7 @@ async def escalate_due_alerts(services: "Services", now: datetime | None = None)
             rooms = await ladder.audience_rooms(s, level)
         view["step"] = ladder.step_name(level)
         await services.crisis.notify_rooms("crisis:escalated", view, rooms)
-        log.info("crisis.escalated", extra={"fields": {"alert_id": alert_id, "level": level}})
+        log.info("crisis.escalated", extra={"fields": {"alert_id": alert_id, "escalation_level": level}})
         fired += 1
     return fired
 

@@ -1,7 +1,9 @@
 """Structured JSON logs, one object per line, with secrets redacted before they are written.
 
 Log calls pass fields through ``extra={"fields": {...}}``. Any field whose name suggests a
-secret or a message body is replaced, so a careless log line cannot leak a conversation.
+secret or a message body is replaced, so a careless log line cannot leak a conversation. A field
+never replaces the line's own keys (``ts``, ``level``, ``logger``, ``event``): a log shipper
+filters on ``level``, so a field named like one is written as ``field_<name>`` instead.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import orjson
 
 _SECRET_NAMES = ("password", "token", "secret", "body", "key", "authorization", "cookie", "note", "text")
 REDACTED = "[redacted]"
+# Prefix for a field whose name collides with one of the line's own keys.
+COLLISION_PREFIX = "field_"
 
 
 def redact(fields: dict[str, Any]) -> dict[str, Any]:
@@ -40,7 +44,8 @@ class JsonFormatter(logging.Formatter):
         }
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
-            entry.update(redact(fields))
+            for name, value in redact(fields).items():
+                entry[COLLISION_PREFIX + name if name in entry else name] = value
         if record.exc_info:
             # The type and where it happened help the on-call engineer; the message may hold data.
             etype, _exc, tb = record.exc_info

@@ -5,6 +5,8 @@ Why each piece:
   response: static files, error pages, Engine.IO polling and the WebSocket upgrade alike.
 - The Content-Security-Policy is the strictest one the web client (static/) runs under: one
   module script, one stylesheet, no inline code, sockets to ourselves; media from blob: URLs.
+  ``connect-src 'self'`` covers same-origin ws:/wss: in current browsers (CSP Level 3); the bare
+  ``ws:``/``wss:`` schemes would let a page open a socket to any host.
 - Strict-Transport-Security is only sent when this process serves TLS itself; sent over plain
   HTTP it would be ignored by browsers and would mislead whoever reads the headers.
 - CSRF: authentication is a bearer token in the Authorization header, never a cookie, so a
@@ -25,7 +27,7 @@ from .config import Settings
 from .errors import AppError, Forbidden
 
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; "
+    "default-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data: blob:; "
     "media-src 'self' blob:; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 # Calls need the camera and microphone of our own origin; nothing else is delegated to anyone.
