@@ -2,7 +2,9 @@
 are claimed, read and resolved.
 
 Only responders and supervisors (professionals, administrators) may connect; the connect handler
-checks the token exactly as the main namespace does and refuses every other role. A connection
+checks the token exactly as the main namespace does and refuses every other role. Every event
+re-reads the caller's role (the gate does it for events that name roles), and a role change,
+ban or sign-out closes the console on every process, so a demoted responder loses it at once. A connection
 enters the audience rooms of its role, so an escalation step reaches it by room; on connect it is
 sent every alert still waiting for a claim, so an alert raised while nobody was watching (or just
 before a restart) is not missed.
@@ -29,10 +31,9 @@ from crisis.escalation import (
     escalation_lifespan,
     set_on_call,
 )
-from server.connections import admit_connection
+from server.connections import admit_connection, enter_session_rooms
 from server.errors import AppError, Forbidden
 from server.events import EventContext, EventRouter
-from server.rooms import user_room
 
 if TYPE_CHECKING:
     from server.services import Services
@@ -132,7 +133,7 @@ def _install_namespace(services: "Services") -> None:
         await sio.save_session(sid, session, namespace=NAMESPACE)
         audience = SUPERVISORS_ROOM if user.role in alerts.SUPERVISOR_ROLES else ALL_RESPONDERS_ROOM
         await sio.enter_room(sid, audience, namespace=NAMESPACE)
-        await sio.enter_room(sid, user_room(user.id), namespace=NAMESPACE)
+        await enter_session_rooms(sio, sid, session, namespace=NAMESPACE)
         services.crisis.replay_pending(sid)
         log.info("responders.connected", extra={"fields": {"user_id": user.id, "sid": sid, "role": user.role}})
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from .app import build_services
 from .config import Settings
+from .connections import publish_disconnect_user
 from .errors import AppError
 from .keyring import decode_key, key_id, unwrap_key, wrap_key
 from .storage.models import Room
@@ -27,9 +28,7 @@ async def run(command: str, args: list[str], settings: Settings) -> int:
     await services.db.migrate()
     try:
         if command == "users" and len(args) == 3 and args[0] == "grant":
-            user = await services.users.grant_role(args[1], args[2])
-            print(f"{user.username} is now {user.role}")
-            return 0
+            return await grant_role(services, args[1], args[2])
         if command == "users" and len(args) == 2 and args[0] in USER_ACTIONS:
             return await USER_ACTIONS[args[0]](services, args[1])
         if command == "keys" and len(args) == 2 and args[0] == "rotate-master":
@@ -49,18 +48,32 @@ async def run(command: str, args: list[str], settings: Settings) -> int:
         await services.db.close()
 
 
+async def grant_role(services, username: str, role: str) -> int:  # type: ignore[no-untyped-def]
+    """Change a user's role. A change signs them out everywhere, and their live connections close
+    on every process and namespace, so a demoted responder or leader keeps no privileged socket."""
+    user, changed = await services.users.grant_role(username, role)
+    if not changed:
+        print(f"{user.username} is already {user.role}")
+        return 0
+    print(f"{user.username} is now {user.role}; they sign in again, their connections close {await _closing(services, user.id, 'role_changed')}")
+    return 0
+
+
 async def ban_user(services, username: str) -> int:  # type: ignore[no-untyped-def]
     """Suspend an account: every token dies now, and its live connections close on every process
     (at once through Redis when configured, else at each server's next session check)."""
-    from .connections import publish_disconnect_user
     from .privacy import admin_detail
 
     user = await services.users.find_by_username(username)
     await services.users.end_all_sessions(user.id, ban=True, detail=admin_detail())
-    pushed = await publish_disconnect_user(services.settings, user.id)
-    when = "now" if pushed else f"within {services.settings.session_check_seconds:g} s"
-    print(f"{user.username} is banned; their connections close {when}")
+    print(f"{user.username} is banned; their connections close {await _closing(services, user.id, 'banned')}")
     return 0
+
+
+async def _closing(services, user_id: str, reason: str) -> str:  # type: ignore[no-untyped-def]
+    """Push the end of a user's sessions to every server; says when their connections close."""
+    pushed = await publish_disconnect_user(services.settings, user_id, reason)
+    return "now" if pushed else f"within {services.settings.session_check_seconds:g} s"
 
 
 async def export_user(services, username: str) -> int:  # type: ignore[no-untyped-def]

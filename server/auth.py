@@ -20,6 +20,7 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from .errors import Unauthorized
 from .keyring import Keyring
@@ -112,9 +113,14 @@ class TokenService:
         except (jwt.PyJWTError, ValueError):
             raise Unauthorized("Your session has expired or is invalid; please sign in again.") from None
         async with self.db.read() as s:
-            if await s.get(RevokedToken, claims["jti"]) is not None:
+            if await self.is_revoked(s, claims["jti"]):
                 raise Unauthorized("You have signed out; please sign in again.")
         return TokenClaims(claims["sub"], int(claims.get("ep", 0)), claims["jti"], float(claims["exp"]))
+
+    @staticmethod
+    async def is_revoked(session: AsyncSession, jti: str) -> bool:
+        """Whether the token ``jti`` was signed out (read in the caller's session)."""
+        return await session.get(RevokedToken, jti) is not None
 
     async def revoke(self, claims: TokenClaims) -> None:
         async with self.db.transaction() as s:

@@ -10,7 +10,8 @@ is never left *silently* behind:
   dead, the process tells each of its own connections the newest seq of every room they view
   (``room:head {room_id, last_seq}``); a client behind that seq fetches exactly the missing
   messages with ``message:history {after_seq}``;
-- "log out everywhere" and bans reach connections on every process (``disconnect_user``);
+- the end of a session (a ban, a role change, "log out everywhere", signing out one token)
+  reaches the connections it concerns on every process and every namespace (``end_sessions``);
 - Redis connections use explicit timeouts and no hidden retries (redis-py >= 8 changed the
   defaults), so an outage surfaces as an error the listener recovers from, instead of a hang
   or a silent reconnect that would hide a gap.
@@ -44,7 +45,7 @@ REDIS_CONNECT_TIMEOUT = 2.0  # seconds
 LISTEN_RETRY_FIRST = 0.2  # seconds
 LISTEN_RETRY_MAX = 2.0  # seconds
 ROOM_PREFIX = socket_room("")
-DISCONNECT_USER = "mv:disconnect_user"
+END_SESSIONS = "mv:end_sessions"
 LEAVE_ROOM_FOR_USER = "mv:leave_room_for_user"
 
 ResubscribedHook = Callable[[], Awaitable[None]]
@@ -68,15 +69,10 @@ class ClusterManager(socketio.AsyncRedisManager):
         self.on_resubscribed: list[ResubscribedHook] = []
         self.outages = 0
 
-    async def disconnect_user(self, user_id: str) -> None:
-        """Close the user's connections here, and ask every other process to close its own."""
-        await self._disconnect_local_user(user_id)
-        await self._publish({"method": DISCONNECT_USER, "user_id": user_id, "host_id": self.host_id})
-
-    async def _disconnect_local_user(self, user_id: str) -> None:
-        for namespace in list(self.get_namespaces()):
-            for sid, _eio_sid in list(self.get_participants(namespace, user_room(user_id))):
-                await self.server.disconnect(sid, namespace=namespace, ignore_queue=True)
+    async def end_sessions(self, room: str, reason: str) -> None:
+        """End the connections in ``room`` here, and ask every other process to end its own."""
+        await end_local_sessions(self.server, room, reason)
+        await self._publish({"method": END_SESSIONS, "room": room, "reason": reason, "host_id": self.host_id})
 
     async def leave_room_for_user(self, user_id: str, room: str) -> None:
         """Take the user's connections out of a Socket.IO room here and on every other process."""
@@ -129,9 +125,9 @@ class ClusterManager(socketio.AsyncRedisManager):
                 data = self.json.loads(raw)
             except Exception:
                 continue
-            if isinstance(data, dict) and data.get("method") == DISCONNECT_USER:
-                if data.get("host_id") != self.host_id and isinstance(data.get("user_id"), str):
-                    await self._disconnect_local_user(data["user_id"])
+            if isinstance(data, dict) and data.get("method") == END_SESSIONS:
+                if data.get("host_id") != self.host_id and isinstance(data.get("room"), str) and isinstance(data.get("reason"), str):
+                    await end_local_sessions(self.server, data["room"], data["reason"])
                 continue
             if isinstance(data, dict) and data.get("method") == LEAVE_ROOM_FOR_USER:
                 if data.get("host_id") != self.host_id and isinstance(data.get("user_id"), str) and isinstance(data.get("room"), str):
@@ -181,15 +177,26 @@ def setup(services: "Services") -> None:
         manager.on_resubscribed.append(lambda: announce_room_heads(services))
 
 
-async def disconnect_user(services: "Services", user_id: str) -> None:
-    """Close every connection of a user on every process (after a ban or "log out everywhere")."""
+async def end_local_sessions(sio: socketio.AsyncServer, room: str, reason: str) -> int:
+    """Tell each of this process's connections in ``room`` (on every namespace) why its session
+    ended, then close it; returns how many were closed."""
+    closed = 0
+    for namespace in list(sio.manager.get_namespaces()):
+        for sid, _eio_sid in list(sio.manager.get_participants(namespace, room)):
+            with contextlib.suppress(Exception):
+                await sio.emit("session:ended", {"reason": reason}, to=sid, namespace=namespace, ignore_queue=True)
+            await sio.disconnect(sid, namespace=namespace, ignore_queue=True)
+            closed += 1
+    return closed
+
+
+async def end_sessions(services: "Services", room: str, reason: str) -> None:
+    """Close the connections in a Socket.IO room on every process (a user's, or one token's)."""
     manager = services.sio.manager
     if isinstance(manager, ClusterManager):
-        await manager.disconnect_user(user_id)
-        return
-    for namespace in list(manager.get_namespaces()):
-        for sid, _eio_sid in list(manager.get_participants(namespace, user_room(user_id))):
-            await services.sio.disconnect(sid, namespace=namespace)
+        await manager.end_sessions(room, reason)
+    else:
+        await end_local_sessions(services.sio, room, reason)
 
 
 async def leave_room_for_user(services: "Services", user_id: str, room: str) -> None:

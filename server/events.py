@@ -1,6 +1,7 @@
 """Socket.IO event routing: one decorator declares an event's payload schema and who may call it.
 
-Every handler runs behind the same gate: the caller must be signed in, hold an allowed role,
+Every handler runs behind the same gate: the caller must be signed in, hold an allowed role
+(read from the database for events that name roles, so a role change applies at the next event),
 stay within the event rate, and send a payload that validates. Whatever happens, the caller
 gets a structured ack, in the caller's language; the connection is never dropped for bad input. The registry also feeds
 the authorization-matrix test, so a new event without a declared policy is noticed.
@@ -110,8 +111,12 @@ class Dispatcher:
             if user is None:
                 raise Unauthorized("You are not signed in.")
             locale = ui_locale(user.locale)
-            if spec.roles is not None and user.role not in spec.roles:
-                raise Forbidden("You are not allowed to do that.")
+            if spec.roles is not None:
+                # The role cached at connect may be stale (a demotion, a ban, a sign-out on another
+                # process): events that need a role read the current one.
+                user = await services.users.confirm_session(user.id, session.get("epoch"), session.get("jti"))
+                if user.role not in spec.roles:
+                    raise Forbidden("You are not allowed to do that.")
             # Shared per-user budget over all events; per-feature limits (messages, rooms) sit on top.
             await services.limiter.check(
                 services.settings.event_rate, "events", user.id, message="You are sending messages too fast. Please wait a moment."

@@ -94,9 +94,9 @@ async def login(request: web.Request) -> web.Response:
 
 @routes.post("/api/auth/logout")
 async def logout(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
-    claims = await services.tokens.verify(bearer_token(request))
-    await services.tokens.revoke(claims)
+    from .connections import sign_out_token
+
+    await sign_out_token(request.app[SERVICES], bearer_token(request))
     return json_response({"ok": True})
 
 

@@ -38,7 +38,8 @@ class Login(msgspec.Struct, forbid_unknown_fields=True):
 
 @dataclass(frozen=True)
 class AuthUser:
-    """What a connection knows about its user; refreshed from the database at every connect."""
+    """What a connection knows about its user; refreshed from the database at every connect and,
+    for events that need a role, at every such event (``UserService.confirm_session``)."""
 
     id: str
     username: str
@@ -148,6 +149,18 @@ class UserService:
             raise Unauthorized("Your session has ended; please sign in again.")
         return auth_user(row), claims
 
+    async def confirm_session(self, user_id: str, epoch: int | None, jti: str | None) -> AuthUser:
+        """The user as the database has them now, if the session opened with token ``jti`` under
+        ``epoch`` is still live; else Unauthorized. Privileged events call this instead of trusting
+        the role cached at connect: two primary-key reads, and a demotion, ban or sign-out applies
+        from the next event on, whatever the connection's process."""
+        async with self.db.read() as s:
+            row = await s.get(User, user_id)
+            revoked = jti is None or await self.tokens.is_revoked(s, jti)
+        if row is None or row.banned or row.token_epoch != epoch or revoked:
+            raise Unauthorized("Your session has ended; please sign in again.")
+        return auth_user(row)
+
     async def get(self, user_id: str) -> AuthUser:
         async with self.db.read() as s:
             row = await s.get(User, user_id)
@@ -162,16 +175,22 @@ class UserService:
             raise NotFound("No such user.")
         return auth_user(row)
 
-    async def grant_role(self, username: str, role: str, *, actor_id: str | None = None) -> AuthUser:
+    async def grant_role(self, username: str, role: str, *, actor_id: str | None = None) -> tuple[AuthUser, bool]:
+        """Give a user a role; returns the user and whether the role changed. A change moves the
+        token epoch: every session opened under the old role ends (the caller closes the live
+        connections), so no connection, cache or token outlives a demotion."""
         if role not in ROLES:
             raise InvalidPayload(f"Unknown role {role!r}; roles are {', '.join(ROLES)}.")
         async with self.db.transaction() as s:
-            row = await s.scalar(select(User).where(User.username == username.strip().lower()))
+            row = await s.scalar(select(User).where(User.username == username.strip().lower()).with_for_update())
             if row is None:
                 raise NotFound("No such user.")
-            row.role = role
+            changed = row.role != role
+            if changed:
+                row.role = role
+                row.token_epoch += 1
             await record_audit(s, actor_id, "user.grant_role", target_id=row.id, detail={"role": role})
-        return auth_user(row)
+        return auth_user(row), changed
 
     async def end_all_sessions(
         self, user_id: str, *, ban: bool = False, actor_id: str | None = None, detail: dict[str, Any] | None = None
