@@ -1,7 +1,10 @@
-"""Command line: ``python -m crisis scan [--lang LANG]`` grades one message per stdin line.
+"""Command line of the crisis detector.
 
-Writes one JSON object per line (tier, language, matches, reasons, …) so moderators and
-clinicians can run the detector over exported chat without writing code.
+``python -m crisis scan [--lang LANG]`` grades one message per stdin line and writes one JSON
+object per line (tier, language, matches, reasons, …), so moderators and clinicians can run the
+detector over exported chat without writing code. ``python -m crisis train`` rebuilds the
+classifier (crisis/classifier_model.json) from crisis/training/data; ``python -m crisis evaluate``
+prints its precision/recall on texts it did not train on. Both need the ``training`` extra.
 """
 
 from __future__ import annotations
@@ -32,7 +35,19 @@ def main(argv: list[str] | None = None) -> int:
     scan_parser.add_argument("--lang", default=None, help="caller's language hint (e.g. en, es, fr)")
     scan_parser.add_argument("--trust-lang", action="store_true",
                              help="use --lang as is, without identifying longer messages")
+    commands.add_parser("train", help="rebuild crisis/classifier_model.json from crisis/training/data")
+    commands.add_parser("evaluate", help="print precision/recall per source, language and tier on held-out texts")
     args = parser.parse_args(argv)
+    if args.command == "train":
+        from crisis.training.train import MODEL_PATH, train_shipped_model  # needs the training extra
+
+        model = train_shipped_model()
+        print(f"wrote {MODEL_PATH} ({MODEL_PATH.stat().st_size} bytes, {len(model.weights)} weights; {model.version})")
+        return 0
+    if args.command == "evaluate":
+        from crisis.training.evaluate import main as evaluate  # needs the training extra
+
+        return evaluate()
     return scan(args.lang, args.trust_lang)
 
 

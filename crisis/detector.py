@@ -22,10 +22,12 @@ expected to scan an English translation with ``detect(translation, "en", trust_l
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any
 
-from crisis.language import identify
+from crisis.classifier import Thresholds, lexicon_features, load_classifier, token_features
+from crisis.language import DEFAULT_LANGUAGE, hint_fits, identify, primary_subtag
 from crisis.lexicon import Entry, Lexicon, available_languages, load_lexicon
 from crisis.normalize import CLAUSE_BOUNDARY, Token, tokenize
 
@@ -63,6 +65,7 @@ class Detection:
     language_source: str = "identified"
     text: str = field(default="", repr=False)
     span: tuple[int, int] | None = field(default=None, repr=False)  # strongest match, in `text`
+    probability: float | None = None  # the classifier's P(risk); None when it did not run
 
     def excerpt(self, max_chars: int = 160) -> str:
         """A short quote of the original text around the strongest match, for alerts."""
@@ -93,6 +96,7 @@ class Detection:
             "reasons": list(self.reasons),
             "negated": self.negated,
             "harassment": self.harassment,
+            "probability": None if self.probability is None else round(self.probability, 4),
         }
 
 
@@ -112,42 +116,96 @@ class _Hit:
         return self.first <= last and first <= self.last
 
 
-def _lexicons(primary: str) -> list[Lexicon]:
+@cache
+def _lexicons(primary: str) -> tuple[Lexicon, ...]:
+    """Every native lexicon, the primary language's first (its phrasing wins ties)."""
     ordered = [primary] + [lang for lang in SUPPORTED_LANGUAGES if lang != primary]
-    return [load_lexicon(lang) for lang in ordered]
+    return tuple(load_lexicon(lang) for lang in ordered)
 
 
 def detect(text: str, language: str | None = None, *, trust_language: bool = False) -> Detection:
-    """Grade one chat message.
+    """Grade one chat message: lexicon tiers, then the classifier's reading of the same tokens.
 
     ``language`` is the caller's hint (profile/UI language, BCP 47 accepted). It is used as is when
     ``trust_language`` is set or the message is short; otherwise the message is identified among
     ``SUPPORTED_LANGUAGES``. A hint outside them returns tier 0 with ``NOT_COVERED_REASON``.
     """
-    if trust_language and language:
-        lang, source = language.replace("_", "-").split("-", 1)[0].lower(), "caller"
+    analysis = analyse(text, language, trust_language=trust_language)
+    if isinstance(analysis, Detection):
+        return analysis
+    classifier = load_classifier()
+    probability = classifier.probability(analysis.features)
+    return combine(analysis.lexical, probability, classifier.thresholds_for(analysis.lexical.language))
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """The lexicon's grade of a text and the features the classifier reads."""
+
+    lexical: Detection
+    features: list[str]
+
+
+def analyse(text: str, language: str | None = None, *, trust_language: bool = False) -> Analysis | Detection:
+    """Lexicon pass and classifier features; a ``Detection`` when the language is not covered."""
+    hint = primary_subtag(language) if language else None
+    _lexicons(DEFAULT_LANGUAGE)  # loaded before tokenising: they teach it masked spellings
+    tokens = tokenize(text)
+    words = [t.text for t in tokens]
+    if hint and (trust_language or (hint in SUPPORTED_LANGUAGES and hint_fits(words, hint))):
+        lang, source = hint, "caller"
     else:
         lang, source = identify(text, SUPPORTED_LANGUAGES, language)
     if lang not in SUPPORTED_LANGUAGES:
         return Detection(0, lang, (), (f"{NOT_COVERED_REASON}: scan an English translation",),
                          language_source=source, text=text)
-    lexicons = _lexicons(lang)  # loaded before tokenising: they teach it masked spellings
-    tokens = tokenize(text)
-    words = [t.text for t in tokens]
+    lexicons = _lexicons(lang)
     hits = _find_hits(words, lexicons)
-    return _grade(hits, words, tokens, lexicons, lang, source, text)
+    lexical, findings = _grade(hits, words, tokens, lexicons, lang, source, text)
+    return Analysis(lexical, token_features(words) + lexicon_features(findings))
 
 
-def detect_conversation(texts: Sequence[str], language: str | None = None) -> Detection:
-    """Grade a writer's recent messages in one room together, oldest first.
+def combine(lexical: Detection, probability: float, thresholds: Thresholds) -> Detection:
+    """The hybrid rule: the lexicon explains, the classifier confirms, adds or vetoes.
 
-    Risk often builds over several messages ("so tired of everything" … "I just want it to end")
-    where no single one crosses the alert tier; reading them as one text lets that show.
+    A tier-3 finding (intent, plan, preparation, means) and a negated one ("I'm not going to kill
+    myself": the topic is on the writer's mind) are never overruled. A tier-1/2 finding the
+    classifier reads as no risk at all (below ``veto``) is figurative speech, a joke, news, lyrics
+    or talk about someone else; a tier-2 finding it reads as unlikely (below ``risk``) stays below
+    the alert tier ("kms lol this exam"). A confident classifier lifts a finding to
+    the alert tier ("everyone would be better off without me"); with no finding, the classifier
+    alone gives tier 1, or 2 when confident. A language without thresholds of its own keeps the
+    lexicon's grade.
     """
-    return detect("\n".join(texts), language)
+    if thresholds.lexicon_only:
+        return lexical
+    tier = lexical.tier
+    reasons = list(lexical.reasons)
+    score = f"{probability:.2f}"
+    if tier >= 3 or lexical.negated:
+        if probability >= thresholds.risk:
+            reasons.append(f"the classifier agrees (risk {score})")
+    elif tier >= 1:
+        if probability < thresholds.veto:
+            return replace(lexical, tier=0, probability=probability, reasons=(
+                *reasons, f"read as not a risk for the writer by the classifier (risk {score}): not counted"))
+        if probability < thresholds.risk and tier >= 2:
+            tier = 1
+            reasons.append(f"the classifier reads little risk (risk {score}), so it stays below the alert tier")
+        elif probability >= thresholds.alert and tier < 2:
+            tier = 2
+            reasons.append(f"the classifier reads strong risk (risk {score}), so it alerts")
+    elif probability >= thresholds.alert:
+        tier = 2
+        reasons.append(f"risk language the lexicon does not list: hopelessness, burden, farewell or ideation "
+                       f"(classifier risk {score})")
+    elif probability >= thresholds.risk:
+        tier = 1
+        reasons.append(f"possible risk language the lexicon does not list (classifier risk {score})")
+    return replace(lexical, tier=tier, reasons=tuple(reasons), probability=probability)
 
 
-def _find_hits(words: list[str], lexicons: list[Lexicon]) -> list[_Hit]:
+def _find_hits(words: list[str], lexicons: tuple[Lexicon, ...]) -> list[_Hit]:
     padded = " " + " ".join(words) + " "
     hits: list[_Hit] = []
     for lexicon in lexicons:
@@ -157,8 +215,9 @@ def _find_hits(words: list[str], lexicons: list[Lexicon]) -> list[_Hit]:
     return hits
 
 
-def _grade(hits: list[_Hit], words: list[str], tokens: list[Token], lexicons: list[Lexicon],
-           lang: str, source: str, text: str) -> Detection:
+def _grade(hits: list[_Hit], words: list[str], tokens: list[Token], lexicons: tuple[Lexicon, ...],
+           lang: str, source: str, text: str) -> tuple[Detection, list[str]]:
+    """The lexicon's tier, and its findings named for the classifier (kinds, categories, negation)."""
     by_language = {lex.language: lex for lex in lexicons}
     figurative = [h for h in hits if h.entry.kind == "figurative"]
     literal = [h for h in hits if h.entry.kind != "figurative" and not any(h.overlaps(f.first, f.last) for f in figurative)]
@@ -182,7 +241,11 @@ def _grade(hits: list[_Hit], words: list[str], tokens: list[Token], lexicons: li
             reasons.append("risk words about someone else, not the writer")
         if figurative and not reasons:
             reasons.append(f"figurative use only: \"{figurative[0].entry.phrase}\"")
-        return Detection(0, lang, (), tuple(reasons), harassment=harassment, language_source=source, text=text)
+        # Means and timing words without risk talk are ordinary ("picking up my pills tonight").
+        findings = [f"{h.entry.kind}:{h.entry.category}" for h in hits if h.entry.kind != "amplifier"]
+        findings += ["others"] if about_others else []
+        return Detection(0, lang, (), tuple(reasons), harassment=harassment, language_source=source,
+                         text=text), findings
 
     risk = [h for h in risk if not _inside_stronger(h, risk)]
     risk.sort(key=lambda h: (h.tier, h.entry.length), reverse=True)
@@ -212,9 +275,12 @@ def _grade(hits: list[_Hit], words: list[str], tokens: list[Token], lexicons: li
             tier = max(tier, lifted)
     if about_others:
         reasons.append("some risk words were about someone else and were not counted")
+    findings = [f"{h.entry.kind}:{h.entry.category}" for h in hits] + [f"tier{tier}"]
+    findings += ["negated"] if negated else []
+    findings += ["others"] if about_others else []
     return Detection(tier, lang, tuple(dict.fromkeys(matches)), tuple(reasons), negated=negated,
                      harassment=harassment, language_source=source, text=text,
-                     span=_span_chars(tokens, risk[0]))
+                     span=_span_chars(tokens, risk[0])), findings
 
 
 def _inside_stronger(hit: _Hit, others: list[_Hit]) -> bool:

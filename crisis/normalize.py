@@ -166,7 +166,7 @@ def tokenize(text: str) -> list[Token]:
 
 def _join_spelled_out(tokens: list[Token]) -> list[Token]:
     """Join three or more single-letter tokens in a row: "k i l l" → "kil"."""
-    if len(tokens) < 3:
+    if len(tokens) < 3 or not _has_letter_run(tokens):
         return tokens
     joined: list[Token] = []
     run: list[Token] = []
@@ -184,6 +184,15 @@ def _join_spelled_out(tokens: list[Token]) -> list[Token]:
         if token.start >= 0:
             joined.append(token)
     return joined
+
+
+def _has_letter_run(tokens: list[Token]) -> bool:
+    run = 0
+    for token in tokens:
+        run = run + 1 if len(token.text) == 1 and token.text.isalpha() else 0
+        if run == 3:
+            return True
+    return False
 
 
 def normalize_phrase(phrase: str) -> str:

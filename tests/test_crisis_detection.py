@@ -6,11 +6,7 @@ the evaluation tests.
 
 from __future__ import annotations
 
-import ast
-import csv
 import json
-import os
-import re
 import subprocess
 import sys
 from collections import Counter
@@ -20,14 +16,11 @@ from pathlib import Path
 import pytest
 
 from crisis.detector import NOT_COVERED_REASON, SUPPORTED_LANGUAGES, Detection, detect
+from crisis.training.datasets import cssrs
 from crisis.hotlines import hotlines_for, load_hotlines, stale_entries
 
 REPO = Path(__file__).resolve().parents[1]
 LABELLED = Path(__file__).parent / "data" / "crisis"
-REDDIT_CANDIDATES = (
-    REPO.parent / "shared" / "data" / "reddit-cssrs",  # CI: shared/ beside the clone
-    Path("/work/shared/data/reddit-cssrs"),
-)
 
 
 def tier(text: str, language: str | None = None) -> int:
@@ -39,7 +32,7 @@ def tier(text: str, language: str | None = None) -> int:
 @pytest.mark.parametrize("text, expected", [
     ("how was your day?", 0),
     ("I wish I was dead", 1),
-    ("everyone would be better off without me", 1),
+    ("everyone would be better off without me", 2),  # burden: the classifier lifts it to an alert
     ("I feel so hopeless", 1),
     ("I want to kill myself", 2),
     ("I've been thinking of jumping", 2),
@@ -60,7 +53,7 @@ def test_an_ordinary_dose_is_not_an_overdose() -> None:
 
 
 def test_means_words_alone_do_not_alert_but_raise_risk_talk_to_tier_3() -> None:
-    assert tier("picking up my pills tonight", "en") == 0
+    assert tier("picking up my pills tonight", "en") < 2
     assert tier("I want to die, I have the pills right here", "en") == 3
 
 
@@ -193,13 +186,13 @@ def test_a_short_message_keeps_the_callers_language() -> None:
 
 
 def test_a_language_not_covered_natively_asks_for_an_english_translation() -> None:
-    result = detect("je veux mourir", "fr-FR")
+    result = detect("ik wil niet meer leven", "nl-NL")
     assert result.tier == 0
-    assert result.language == "fr"
+    assert result.language == "nl"
     assert any(NOT_COVERED_REASON in reason for reason in result.reasons)
     translated = detect("I want to die", "en", trust_language=True)
-    assert translated.tier == 1 and translated.language_source == "caller"
-    assert set(SUPPORTED_LANGUAGES) == {"en", "es"}
+    assert translated.tier >= 1 and translated.language_source == "caller"
+    assert "nl" not in SUPPORTED_LANGUAGES
 
 
 # --- CLI ------------------------------------------------------------------------------------------
@@ -313,44 +306,24 @@ def test_labelled_chat_set_meets_recall_floor_with_no_figurative_alarms(language
     assert scores[1][0] >= 0.9
 
 
-def _reddit_dir() -> Path | None:
-    return next((p for p in REDDIT_CANDIDATES if (p / "500_Reddit_users_posts_labels.csv").exists()), None)
+def test_reddit_cssrs_users_never_trained_on_are_graded_close_to_the_psychiatrists() -> None:
+    """Per-user agreement with psychiatrist labels on Reddit C-SSRS users held out of training.
 
-
-def _posts(cell: str) -> list[str]:
-    """The Post column is a Python list literal; a few rows are truncated, so fall back to splitting."""
-    try:
-        return list(ast.literal_eval(cell))
-    except (SyntaxError, ValueError):
-        return re.split(r"', '|\", \"", cell.strip("[]'\""))
-
-
-def test_reddit_cssrs_users_are_graded_close_to_the_psychiatrists() -> None:
-    """Per-user agreement with psychiatrist labels on the Reddit C-SSRS data (Gaur et al. 2019).
-
-    Label mapping to our tiers: Supportive → 0 (people helping others; they use risk words, which
-    makes them hard negatives), Indicator → 1 (risk indicators without stated ideation: closest to
-    our passive tier), Ideation → 2, Behavior → 3 and Attempt → 3 (both are C-SSRS behaviour).
-    A user's predicted tier is the maximum over every sentence of every post, as a moderator would
-    see the worst message. The posts are long forum texts, not chat, so the floors here only guard
-    against silent regressions; the chat set above carries the real requirements.
+    Label mapping (crisis/training/datasets.py): Supportive → 0 (people helping others: hard
+    negatives), Indicator → 1, Ideation → 2, Behavior and Attempt → 3. A user's predicted tier is
+    the worst of their posts, as a moderator would see it. The full figures, across sources, are
+    printed by ``python -m crisis evaluate``; these floors only guard against regressions.
     """
-    folder = _reddit_dir()
-    if folder is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("Reddit C-SSRS data missing: expected shared/data/reddit-cssrs beside the repo")
-        pytest.skip("Reddit C-SSRS data not present on this machine")
-    mapping = {"Supportive": 0, "Indicator": 1, "Ideation": 2, "Behavior": 3, "Attempt": 3}
-    pairs: list[tuple[int, int]] = []
-    with (folder / "500_Reddit_users_posts_labels.csv").open(encoding="utf-8") as data:
-        for row in csv.DictReader(data):
-            worst = 0
-            for post in _posts(row["Post"]):
-                for sentence in re.split(r"(?<=[.!?])\s+|\n+", post):
-                    if sentence.strip():
-                        worst = max(worst, detect(sentence, "en").tier)
-            pairs.append((mapping[row["Label"]], worst))
-    assert len(pairs) == 500
-    scores = _report("Reddit C-SSRS, per user (max tier over sentences)", pairs)
-    assert scores[1][0] >= 0.8 and scores[1][1] >= 0.55
-    assert scores[2][0] >= 0.65 and scores[2][1] >= 0.5
+    worst: dict[str, list[int]] = {}
+    for example in cssrs():
+        if example.split != "test":
+            continue
+        cell = worst.setdefault(example.group, [example.tier, 0])
+        cell[1] = max(cell[1], detect(example.text, "en").tier)
+    pairs = [(expected, predicted) for expected, predicted in worst.values()]
+    assert len(pairs) >= 80
+    scores = _report("Reddit C-SSRS users never trained on, per user (worst post)", pairs)
+    assert scores[1][0] >= 0.75 and scores[1][1] >= 0.9
+    assert scores[2][0] >= 0.65 and scores[2][1] >= 0.8
+
+
