@@ -33,6 +33,8 @@ from crisis.normalize import CLAUSE_BOUNDARY, Token, tokenize
 
 SUPPORTED_LANGUAGES: tuple[str, ...] = available_languages()
 NOT_COVERED_REASON = "language not covered natively"
+# The newest message must read at least this risky for its writer's recent window to be graded.
+CONVERSATION_MIN_PROBABILITY = 0.3
 
 _CATEGORY_REASONS = {
     "passive_ideation": "wish to be dead or not to wake up (C-SSRS 1, passive ideation)",
@@ -203,6 +205,28 @@ def combine(lexical: Detection, probability: float, thresholds: Thresholds) -> D
         tier = 1
         reasons.append(f"possible risk language the lexicon does not list (classifier risk {score})")
     return replace(lexical, tier=tier, reasons=tuple(reasons), probability=probability)
+
+
+def detect_conversation(texts: Sequence[str], language: str | None = None) -> Detection:
+    """Grade a writer's recent messages in one room together, oldest first, the newest last.
+
+    Risk often builds over several messages ("so tired of everything" … "nothing matters
+    anymore" … "I just want it to end") where no single one crosses the alert tier. The window
+    alerts when, read as one text, it reaches the alert tier, or when at least two of its
+    messages show risk on their own and the whole still reads as risk. A newest message with no
+    sign of risk ends the check at once, which keeps ordinary chat at the cost of one message.
+    """
+    newest = detect(texts[-1], language)
+    if len(texts) < 2 or (newest.tier == 0 and (newest.probability or 0.0) < CONVERSATION_MIN_PROBABILITY):
+        return newest
+    joined = detect("\n".join(texts), language)
+    risky = sum(1 for text in texts[:-1] if detect(text, language).tier >= 1) + (newest.tier >= 1)
+    thresholds = load_classifier().thresholds_for(joined.language)
+    built_up = risky >= 2 and not thresholds.lexicon_only and (joined.probability or 0.0) >= thresholds.risk
+    if joined.tier >= 2 or built_up:
+        reason = f"risk built up over the writer's last {len(texts)} messages ({risky} of them risky on their own)"
+        return replace(joined, tier=max(joined.tier, 2), reasons=(*joined.reasons, reason))
+    return joined
 
 
 def _find_hits(words: list[str], lexicons: tuple[Lexicon, ...]) -> list[_Hit]:

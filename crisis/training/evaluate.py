@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 
 from crisis.classifier import RiskClassifier, load_classifier
-from crisis.detector import combine
+from crisis.detector import combine, detect, detect_conversation
 from crisis.training.datasets import Example, all_examples
 from crisis.training.train import Featurised, featurise, fit, split
 
@@ -40,6 +40,11 @@ def _line(name: str, pairs: Sequence[tuple[int, int]], tiers: Sequence[int] = (1
         _tp, _fp, _fn, p, r, f = _scores(pairs, t)
         cells.append(f"tier>={t} P {p:.3f} R {r:.3f} F1 {f:.3f}")
     positives = sum(1 for e, _ in pairs if e >= 1)
+    if not positives:
+        alarms = sum(1 for _, p in pairs if p >= 1) / max(len(pairs), 1)
+        print(f"  {name:<44} n {len(pairs):5d} (no risk)  false alarms (tier>=1) {alarms:.1%}, "
+              f"alerts (tier>=2) {sum(1 for _, p in pairs if p >= 2) / max(len(pairs), 1):.1%}")
+        return
     print(f"  {name:<44} n {len(pairs):5d} (risk {positives:4d})  " + " | ".join(cells))
 
 
@@ -169,6 +174,29 @@ def report_confusion_and_errors(rows: Sequence[Featurised], model: RiskClassifie
               f"{row.example.language} {row.example.note}): {text[:150]}")
 
 
+def report_conversations(rows: Sequence[Featurised]) -> None:
+    """Section 4: build-ups over several messages (authored eval groups) and benign windows."""
+    groups: dict[str, list[Example]] = defaultdict(list)
+    benign: list[Example] = []
+    for row in split(rows, "test"):
+        if ":group:" in row.example.group:
+            groups[row.example.group].append(row.example)
+        elif row.example.source == "authored" and row.example.tier == 0:
+            benign.append(row.example)
+    print("\n== 4. Conversations: alerts (tier >= 2) on a writer's window of messages ==")
+    for language in sorted({g[0].language for g in groups.values()}):
+        windows = [g for g in groups.values() if g[0].language == language]
+        single = sum(1 for g in windows if max(detect(e.text, language).tier for e in g) >= 2)
+        window = sum(1 for g in windows if detect_conversation([e.text for e in g], language).tier >= 2)
+        print(f"  {language} build-ups (risk only in the whole): {len(windows)} windows, alerted by a single message "
+              f"{single}, by the window {window}")
+    for language in sorted({e.language for e in benign}):
+        texts = [e.text for e in benign if e.language == language]
+        triples = [texts[i:i + 3] for i in range(0, len(texts) - 2, 3)]
+        alerts = sum(1 for t in triples if detect_conversation(t, language).tier >= 2)
+        print(f"  {language} windows of 3 tier-0 texts that alert: {alerts}/{len(triples)}")
+
+
 def main() -> int:
     """Print every section."""
     rows = featurise(all_examples())
@@ -178,6 +206,7 @@ def main() -> int:
     report_shipped(rows, model)
     report_cross_source(rows)
     report_hard_negatives(rows, model)
+    report_conversations(rows)
     report_confusion_and_errors(rows, model)
     return 0
 
