@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from crisis.detector import NOT_COVERED_REASON, SUPPORTED_LANGUAGES, Detection, detect
+from crisis.classifier import load_classifier
+from crisis.detector import NOT_COVERED_REASON, SUPPORTED_LANGUAGES, Detection, detect, detect_conversation
 from crisis.training.datasets import cssrs
 from crisis.hotlines import hotlines_for, load_hotlines, stale_entries
 
@@ -195,6 +196,66 @@ def test_a_language_not_covered_natively_asks_for_an_english_translation() -> No
     assert "nl" not in SUPPORTED_LANGUAGES
 
 
+# --- the hybrid detector: what the lexicon alone missed or over-read --------------------------------
+
+def test_feeling_a_burden_to_everyone_alerts() -> None:
+    result = detect("Everyone would be better off without me", "en")
+    assert result.tier >= 2
+    assert result.probability is not None and any("classifier" in r for r in result.reasons)
+
+
+def test_implicit_ideation_without_lexicon_words_is_not_tier_0() -> None:
+    for text in ("i'm so done with all of this, sorry for everything", "i don't see myself being here next year"):
+        assert tier(text, "en") >= 1, text
+
+
+def test_dark_humour_with_a_risk_word_stays_below_the_alert_tier() -> None:
+    result = detect("kms lol this exam", "en")
+    assert result.tier < 2
+    assert "kms" in " ".join(result.reasons)  # the finding is explained, not hidden
+
+
+def test_a_tier_3_finding_is_never_overruled_by_the_classifier() -> None:
+    assert tier("lol I took 30 tylenol", "en") == 3
+
+
+@pytest.mark.parametrize("text, language", [
+    ("je vais me tuer ce soir", "fr"),
+    ("Ich will mich heute Nacht umbringen, ich habe die Tabletten", "de"),
+    ("vou me matar hoje à noite", "pt"),
+    ("stasera mi ammazzo, ho già le pillole", "it"),
+])
+def test_french_german_portuguese_and_italian_alert_without_any_translation_package(text: str, language: str) -> None:
+    assert language in SUPPORTED_LANGUAGES
+    assert tier(text, language) >= 2
+    assert tier(text) >= 2  # also with no hint: every native lexicon is scanned
+
+
+def test_risk_that_builds_over_three_messages_alerts_although_no_single_one_does() -> None:
+    messages = ["I'm so tired of everything", "nothing I do matters anymore", "I can't keep doing this, what's the point"]
+    assert [tier(m, "en") < 2 for m in messages] == [True, True, True]
+    window = detect_conversation(messages, "en")
+    assert window.tier >= 2
+    assert any("built up" in r for r in window.reasons)
+
+
+def test_an_ordinary_conversation_does_not_alert_as_a_window() -> None:
+    assert detect_conversation(["hey", "exam went ok I think", "want to grab food later?"], "en").tier == 0
+
+
+def test_the_profile_language_is_trusted_unless_the_text_disagrees() -> None:
+    assert detect("no quiero seguir viviendo así", "es").language_source == "caller"
+    mismatch = detect("I really do not want to be here anymore, it is too much", "es")
+    assert mismatch.language == "en" and mismatch.language_source == "identified"
+
+
+def test_the_model_ships_small_and_loads_offline() -> None:
+    path = REPO / "crisis" / "classifier_model.json"
+    assert path.stat().st_size <= 20_000_000
+    model = load_classifier()
+    assert "en" in model.thresholds and 0.0 < model.thresholds["en"].risk < 1.0
+
+
 # --- CLI ------------------------------------------------------------------------------------------
 
 def test_cli_scan_writes_one_json_object_per_input_line() -> None:
@@ -212,11 +273,11 @@ def test_cli_scan_writes_one_json_object_per_input_line() -> None:
 
 def test_cli_scan_with_a_language_not_covered_says_so() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "crisis", "scan", "--lang", "fr"], input="je veux mourir\n",
+        [sys.executable, "-m", "crisis", "scan", "--lang", "nl"], input="ik wil niet meer leven\n",
         capture_output=True, text=True, timeout=60, check=True, cwd=REPO,
     )
     result = json.loads(done.stdout)
-    assert result["tier"] == 0 and result["language"] == "fr"
+    assert result["tier"] == 0 and result["language"] == "nl"
     assert NOT_COVERED_REASON in result["reasons"][0]
 
 
