@@ -1,11 +1,13 @@
 """Messages: durable, encrypted, exactly-once per client_id, gap-free seq, delivered in order.
 
-The send path, in order: name the message's language; check membership and limits; under the
-room's lock, allocate the next seq and insert the ciphertext in one transaction and commit
-(durable); run the before-fan-out hooks (crisis scanning); emit ``message:new`` to the room; start
-the after-fan-out hooks (translations) as tracked tasks; only then ack. Emitting under the
-same lock keeps one process's fan-out in seq order; across processes, clients order by seq and
-fill any gap from ``message:history``.
+The send path, in order: name the message's language; run the pre-send hooks (crisis scanning,
+with any translation it needs) before taking any lock, so a slow scan in one message never holds
+another's; check membership and limits; under the room's lock, allocate the next seq and insert
+the ciphertext in one transaction and commit (durable); run what the pre-send hooks asked to run
+once the message is stored (e.g. store a crisis alert) and the before-fan-out hooks; emit
+``message:new`` to the room; start the after-fan-out hooks (translations) as tracked tasks; only
+then ack. Emitting under the same lock keeps one process's fan-out in seq order; across
+processes, clients order by seq and fill any gap from ``message:history``.
 """
 
 from __future__ import annotations
@@ -74,7 +76,27 @@ class SentMessage:
     sender: "AuthUser"
 
 
+@dataclass
+class OutgoingMessage:
+    """What a pre-send hook sees: a valid message, not yet stored, no lock held.
+
+    ``given_language`` is what the client said (maybe ""), ``language`` what will be stored. A
+    hook sets ``safety`` to mark the message for every reader ("unscanned", "review"); the
+    marker is stored with the message and shown in its view.
+    """
+
+    room_id: str
+    sender: "AuthUser"
+    body: str
+    language: str
+    given_language: str
+    safety: str | None = None
+
+
 FanoutHook = Callable[["Services", SentMessage], Awaitable[None]]
+# Runs before the room's lock, so it may be slow (a scan, a translation). It returns what must run
+# once the message is stored and before it is fanned out (e.g. store the alert it found), or None.
+PreSendHook = Callable[["Services", OutgoingMessage], Awaitable[FanoutHook | None]]
 # Runs inside the storing transaction, after membership, mute and retry checks: raise an AppError
 # to refuse the message (e.g. a group's slow mode). A retried client_id never reaches the checks.
 PreSendCheck = Callable[[AsyncSession, Room, Membership, "AuthUser"], Awaitable[None]]
@@ -93,6 +115,7 @@ def message_view(room_id: str, row: Message, body: str | None) -> dict[str, Any]
         "created_at": row.created_at.isoformat(),
         "edited_at": row.edited_at.isoformat() if row.edited_at else None,
         "deleted": row.deleted_at is not None,
+        "safety": row.safety,
     }
 
 
@@ -108,6 +131,7 @@ class MessageService:
         # translation feature. Without it the client's value is stored as given.
         self.language_of: Callable[[str, "AuthUser", str], str] | None = None
         self.pre_send_checks: list[PreSendCheck] = []
+        self.pre_send: list[PreSendHook] = []
 
     def _validate_body(self, body: str) -> str:
         if not body.strip():
@@ -129,15 +153,23 @@ class MessageService:
         if not 1 <= len(p.client_id) <= 64:
             raise InvalidPayload("client_id has 1 to 64 characters.")
         services = self.services
+        given_language = p.language
         if self.language_of is not None:
             p.language = self.language_of(body, sender, p.language)
+        outgoing = OutgoingMessage(p.room_id, sender, body, p.language, given_language)
+        once_stored: list[FanoutHook] = []
+        if kind == "text":
+            for pre_send in self.pre_send:
+                follow_up = await pre_send(services, outgoing)
+                if follow_up is not None:
+                    once_stored.append(follow_up)
         async with self._room_locks[p.room_id]:
-            stored = await self._store(sender, p, body, kind)
+            stored = await self._store(sender, p, body, kind, outgoing.safety)
             if stored is None:
                 return await self._existing(sender, p)
             room, view = stored
             sent = SentMessage(room, view, body, sender)
-            for hook in self.before_fanout:
+            for hook in [*once_stored, *self.before_fanout]:
                 try:
                     await hook(services, sent)
                 except Exception:
@@ -165,7 +197,8 @@ class MessageService:
         for task in late:
             task.cancel()
 
-    async def _store(self, sender: "AuthUser", p: SendMessage, body: str, kind: str) -> tuple[Room, dict[str, Any]] | None:
+    async def _store(self, sender: "AuthUser", p: SendMessage, body: str, kind: str,
+                     safety: str | None) -> tuple[Room, dict[str, Any]] | None:
         """Insert in one transaction; None when this client_id was already stored (a retry)."""
         services = self.services
         try:
@@ -208,11 +241,12 @@ class MessageService:
                 row = Message(
                     id=message_id, room_id=room.id, seq=seq, sender_id=sender.id, client_id=p.client_id,
                     nonce=nonce, ciphertext=ciphertext, language=p.language[:8], kind=kind,
-                    created_at=datetime.now(timezone.utc),
+                    created_at=datetime.now(timezone.utc), safety=safety,
                 )
                 await s.execute(insert(messages).values(
                     id=row.id, room_id=row.room_id, seq=seq, sender_id=row.sender_id, client_id=row.client_id,
                     nonce=nonce, ciphertext=ciphertext, language=row.language, kind=kind, created_at=row.created_at,
+                    safety=safety,
                 ))
                 # Not flushed: the room row was already bumped by the UPDATE above.
                 s.expunge(room)

@@ -114,6 +114,10 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column(nullable=True)
     deleted_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Crisis scanning's word on a message nobody could vouch for: "unscanned" (no lexicon and no
+    # translation for its language) or "review" (the scan or its alert failed). None: scanned, or
+    # a room without safety monitoring.
+    safety: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
 
     __table_args__ = (
         UniqueConstraint("room_id", "seq", name="uq_messages_room_seq"),
