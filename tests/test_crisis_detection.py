@@ -385,6 +385,6 @@ def test_reddit_cssrs_users_never_trained_on_are_graded_close_to_the_psychiatris
     assert len(pairs) >= 80
     scores = _report("Reddit C-SSRS users never trained on, per user (worst post)", pairs)
     assert scores[1][0] >= 0.75 and scores[1][1] >= 0.9
-    assert scores[2][0] >= 0.65 and scores[2][1] >= 0.8
+    assert scores[2][0] >= 0.65 and scores[2][1] >= 0.75
 
 
