@@ -4,8 +4,12 @@ The policy and storage of alerts live here; who hears of them is ``crisis/escala
 wire is ``crisis/responders.py``. An alert carries the quote around the risky phrase and nothing
 else of the conversation (never the history, never the writer's other rooms). The room's recent
 messages are read only through ``open_context``, which writes the audit entry before it reads.
-The quote and the resolution note are encrypted with the room's key, like the messages, so
-crypto-shredding a room erases them too.
+The quote, the detection (the matched phrases and the reasons that quote them) and the
+resolution note are encrypted with the room's key, like the messages, so a copy of the database
+does not say who wrote about which means and when, and crypto-shredding a room erases them too.
+The room key rather than a key of the alerts' own: an alert is about one message of that room,
+and it must not outlive the room's shredding (the writer's right to be forgotten) as readable text.
+Only the tier stays clear: escalation and the console's order need it, and it quotes nobody.
 """
 
 from __future__ import annotations
@@ -55,6 +59,10 @@ def _note_aad_id(alert_id: str) -> str:
     return f"alert-note:{alert_id}"
 
 
+def _detection_aad_id(alert_id: str) -> str:
+    return f"alert-detection:{alert_id}"
+
+
 async def alert_views(services: "Services", session: AsyncSession, rows: Iterable[CrisisAlert]) -> list[dict[str, Any]]:
     """The wire form of alerts: what a responder console needs to triage, and no more."""
     rows = list(rows)
@@ -68,13 +76,14 @@ async def alert_views(services: "Services", session: AsyncSession, rows: Iterabl
     views = []
     for row in rows:
         room = await session.get(Room, row.room_id)
+        detection = _open_detection(services, room, row)
         views.append({
             "id": row.id,
             "room_id": row.room_id,
             "tier": row.tier,
             "excerpt": _decrypt(services, room, _excerpt_aad_id(row.id), row.excerpt_nonce, row.excerpt_ciphertext),
-            "reasons": list((row.detection or {}).get("reasons", ())),
-            "language": (row.detection or {}).get("language", ""),
+            "reasons": list(detection.get("reasons", ())),
+            "language": detection.get("language", ""),
             "created_at": _iso(row.created_at),
             "age_seconds": round((now - _utc(row.created_at)).total_seconds(), 1),
             "level": row.level,
@@ -96,6 +105,14 @@ def _decrypt(services: "Services", room: Room | None, aad_id: str, nonce: bytes 
     return services.keyring.decrypt_body(key, room.id, aad_id, nonce, ciphertext)
 
 
+def _open_detection(services: "Services", room: Room | None, row: CrisisAlert) -> dict[str, Any]:
+    """The stored Detection.to_dict(); empty once the room is shredded."""
+    if room is None or room.wrapped_key is None or row.detection_nonce is None or row.detection_ciphertext is None:
+        return {}
+    key = services.keyring.room_key(room.id, room.wrapped_key)
+    return services.keyring.open_json(key, room.id, _detection_aad_id(row.id), row.detection_nonce, row.detection_ciphertext)
+
+
 async def raise_alert(services: "Services", sent: "SentMessage", detection: Detection) -> dict[str, Any]:
     """Store (and commit) an alert for a risky message and return its view, ready to be pushed."""
     room = sent.room
@@ -104,12 +121,15 @@ async def raise_alert(services: "Services", sent: "SentMessage", detection: Dete
     nonce, ciphertext = services.keyring.encrypt_body(
         key, room.id, _excerpt_aad_id(alert_id), detection.excerpt(EXCERPT_MAX_CHARS)
     )
+    detection_nonce, detection_ciphertext = services.keyring.seal_json(
+        key, room.id, _detection_aad_id(alert_id), detection.to_dict()
+    )
     now = datetime.now(timezone.utc)
     async with services.db.transaction() as s:
         row = CrisisAlert(
             id=alert_id, room_id=room.id, message_id=sent.view["id"], message_seq=sent.view["seq"],
             author_id=sent.sender.id, tier=detection.tier, excerpt_nonce=nonce, excerpt_ciphertext=ciphertext,
-            detection=detection.to_dict(), status="open", level=0,
+            detection_nonce=detection_nonce, detection_ciphertext=detection_ciphertext, status="open", level=0,
             escalate_at=services.crisis.ladder.next_escalation(now), created_at=now,
         )
         s.add(row)

@@ -36,6 +36,7 @@ from .security import cors_and_csrf_middleware, install_security
 from .services import Services
 from .translation import delivery as translation_delivery
 from .storage import Database
+from .storage.private_files import private_directory
 from .users import UserService
 from .matching import events as matching_events
 from .rewards import events as rewards_events
@@ -72,9 +73,9 @@ def build_sio(settings: Settings) -> socketio.AsyncServer:
 
 
 def build_services(settings: Settings) -> Services:
-    settings.data_path.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.effective_database_url)
+    private_directory(settings.data_path)
     keyring = Keyring(load_or_create_master_key(settings.master_key, settings.data_path))
+    db = Database(settings.effective_database_url, keyring)
     tokens = TokenService(db, keyring, settings.token_ttl_seconds)
     services = Services(
         settings=settings,

@@ -3,9 +3,11 @@
 The state (program, lock, pins, slow mode, hand-raise queue, agenda, session, leadership
 hand-over) lives in ``Room.settings["group"]``: it survives restarts, every server process reads
 the same row, and it reaches clients with the room itself (``room:join``, ``room:list``,
-``room:added``). Every change goes through ``group_action``: it locks the room row, so
-concurrent actions from several processes apply one after the other, writes the audit entry in
-the same transaction, and only after the commit tells the room (``group:action``).
+``room:added``). The agenda's items are the one part sealed with the room key instead
+(``room_text.py``): they say what the group talks about. Every change goes through
+``group_action``: it locks the room row, so concurrent actions from several processes apply one
+after the other, writes the audit entry in the same transaction, and only after the commit tells
+the room (``group:action``).
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .audit import record_audit
 from .errors import AppError, Conflict, Forbidden, InvalidPayload
 from .group_roles import LEADER, require_permission
+from .room_text import RoomText, open_room_text, seal_room_text, settings_to_store
 from .rooms import socket_room
 from .storage.models import Membership, Room
 
 if TYPE_CHECKING:
     from .config import Settings
+    from .keyring import Keyring
     from .services import Services
 
 DEFAULT_PROGRAM = "general"
@@ -85,14 +89,21 @@ def new_group_state(program: str, sizes: tuple[int, int]) -> dict[str, Any]:
     }
 
 
-def read_group_state(room: Room, sizes: GroupSizes) -> dict[str, Any]:
-    """The stored state, completed with defaults (rooms made by plain ``room:create`` have none)."""
+def read_group_state(room: Room, sizes: GroupSizes, text: RoomText) -> dict[str, Any]:
+    """The stored state, completed with defaults (rooms made by plain ``room:create`` have none),
+    and the agenda items from the room's opened ``text``."""
     stored = (room.settings or {}).get("group") or {}
     program = stored.get("program", DEFAULT_PROGRAM)
     limits = sizes.programs.get(program, sizes.default)
     state = new_group_state(program, limits)
     state.update(copy.deepcopy(stored))
+    state["agenda"] = {**state["agenda"], "items": list(text.agenda)}
     return state
+
+
+def open_group_state(keyring: "Keyring", room: Room, sizes: GroupSizes) -> dict[str, Any]:
+    """``read_group_state`` for a room whose text is not open yet."""
+    return read_group_state(room, sizes, open_room_text(keyring, room))
 
 
 def now_utc() -> datetime:
@@ -114,6 +125,8 @@ class GroupTx:
     actor_id: str
     membership: Membership | None
     state: dict[str, Any]
+    # The room's opened title and agenda, as they were when the row was locked.
+    text: RoomText
     at: datetime = field(default_factory=now_utc)
     events: list[dict[str, Any]] = field(default_factory=list)
     view: dict[str, Any] = field(default_factory=dict)
@@ -164,8 +177,13 @@ class GroupTx:
             })
 
     async def finish(self) -> None:
-        """Write the state back (a new dict, so the JSON column sees the change) and build the view."""
-        self.room.settings = {**(self.room.settings or {}), "group": self.state}
+        """Write the state back (a new dict, so the JSON column sees the change; a changed agenda
+        sealed again) and build the view."""
+        items = list(self.state["agenda"]["items"])
+        if items != self.text.agenda:
+            self.text = RoomText(title=self.text.title, agenda=items)
+            seal_room_text(self.services.keyring, self.room, self.text)
+        self.room.settings = settings_to_store({**(self.room.settings or {}), "group": self.state})
         await self.session.flush()
         self.view = await group_view(self.session, self.room, self.state)
 
@@ -202,7 +220,8 @@ async def open_group(
         raise Forbidden("That group does not exist or you are not a member.")
     if permission is not None:
         require_permission(membership, permission)
-    return GroupTx(services, session, room, user_id, membership, read_group_state(room, services.groups.sizes))
+    text = open_room_text(services.keyring, room)
+    return GroupTx(services, session, room, user_id, membership, read_group_state(room, services.groups.sizes, text), text)
 
 
 @contextlib.asynccontextmanager

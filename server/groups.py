@@ -20,7 +20,8 @@ from .audit import audit_entries
 from .errors import Conflict, Forbidden, InvalidPayload, NotFound
 from .events import EventContext, EventRouter
 from .group_roles import CO_LEADER, LEADER, MEMBER, MODERATORS, require_owner
-from .group_state import GroupSizes, GroupTx, group_action, group_view, new_group_state, read_group_state
+from .group_state import GroupSizes, GroupTx, group_action, group_view, new_group_state, open_group_state
+from .room_text import open_room_text
 from .leadership import end_session_leadership
 from .rooms import GROUP_CREATOR_ROLES, ROOM_CREATE_RATE, RoomOnly, RoomUser, create_room, require_member, room_view, socket_room, user_room
 from .storage.models import GroupInvitation, Membership, Room, User
@@ -125,7 +126,7 @@ async def on_group_create(ctx: EventContext, p: CreateGroup) -> dict[str, Any]:
     async with services.db.transaction() as s:
         stored = await s.get(Room, room["id"])
         assert stored is not None
-        return {"room": room, "group": await group_view(s, stored, read_group_state(stored, services.groups.sizes))}
+        return {"room": room, "group": await group_view(s, stored, open_group_state(services.keyring, stored, services.groups.sizes))}
 
 
 async def invite(services: "Services", room_id: str, actor_id: str, user_id: str) -> GroupTx:
@@ -144,7 +145,7 @@ async def invite(services: "Services", room_id: str, actor_id: str, user_id: str
                 g.session.add(GroupInvitation(room_id=room_id, user_id=user_id, kind="invite", actor_id=actor_id))
             await g.record("invite", target_id=user_id)
             joined = False
-        title, program = g.room.title, g.state["program"]
+        title, program = g.text.title, g.state["program"]
     if joined:
         await announce_added(services, room_id, user_id)
     else:
@@ -172,7 +173,7 @@ async def on_group_invitations(ctx: EventContext, _p: Any) -> dict[str, Any]:
             .order_by(GroupInvitation.created_at)
         )
         invitations = [
-            {"room_id": room.id, "title": room.title, "program": (room.settings or {}).get("group", {}).get("program", "general"),
+            {"room_id": room.id, "title": open_room_text(ctx.services.keyring, room).title, "program": (room.settings or {}).get("group", {}).get("program", "general"),
              "invited_by": invitation.actor_id}
             for invitation, room in rows
         ]
@@ -297,7 +298,7 @@ async def on_state(ctx: EventContext, p: RoomOnly) -> dict[str, Any]:
         room, _m = await require_member(s, p.room_id, ctx.user.id)
         if room.kind != "group":
             raise NotFound("That room is not a group.")
-        return {"group": await group_view(s, room, read_group_state(room, ctx.services.groups.sizes))}
+        return {"group": await group_view(s, room, open_group_state(ctx.services.keyring, room, ctx.services.groups.sizes))}
 
 
 @router.on("group:audit", AuditQuery)

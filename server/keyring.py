@@ -3,16 +3,21 @@
 Associated data binds every ciphertext to where it belongs (room id, message id), so a row
 copied to another room or message fails to decrypt instead of showing the wrong text. Deleting
 a room's wrapped key (crypto-shredding) makes all its messages unreadable, including backups.
+Whatever else belongs to a room and says something about its people (its title and agenda, the
+findings of a crisis alert raised in it) is sealed with the same key under its own record id,
+so shredding the room erases that too.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
@@ -40,7 +45,7 @@ def load_or_create_master_key(configured: str, data_dir: Path) -> bytes:
     path = data_dir / "master.key"
     if path.exists():
         return decode_key(path.read_text())
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     raw = os.urandom(KEY_BYTES)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
     with os.fdopen(fd, "w") as fh:
@@ -92,6 +97,13 @@ class Keyring:
 
     def decrypt_body(self, data_key: bytes, room_id: str, message_id: str, nonce: bytes, ciphertext: bytes) -> str:
         return AESGCM(data_key).decrypt(nonce, ciphertext, _message_aad(room_id, message_id)).decode("utf-8")
+
+    def seal_json(self, data_key: bytes, room_id: str, record_id: str, value: Any) -> tuple[bytes, bytes]:
+        """Encrypt a JSON-ready value that belongs to a room, bound to ``record_id`` like a body."""
+        return self.encrypt_body(data_key, room_id, record_id, json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+    def open_json(self, data_key: bytes, room_id: str, record_id: str, nonce: bytes, ciphertext: bytes) -> Any:
+        return json.loads(self.decrypt_body(data_key, room_id, record_id, nonce, ciphertext))
 
 
 def _message_aad(room_id: str, message_id: str) -> bytes:

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .audit import record_audit
 from .errors import NotFound
+from .room_text import open_room_text, shred_room_text
 from .storage.models import Base, Membership, Message, Room, User
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ async def export_user(services: "Services", username: str, *, actor_id: str | No
                 "banned": user.banned, "created_at": _iso(user.created_at),
             },
             "memberships": [
-                {"room_id": room.id, "kind": room.kind, "title": room.title, "room_role": m.role,
+                {"room_id": room.id, "kind": room.kind, "title": open_room_text(services.keyring, room).title, "room_role": m.role,
                  "joined_at": _iso(m.joined_at), "last_read_seq": m.last_read_seq}
                 for m, room in memberships
             ],
@@ -124,7 +125,7 @@ async def delete_user(services: "Services", username: str, *, actor_id: str | No
             gone = gone | Message.room_id.in_(sole_rooms)
             for room in await s.scalars(select(Room).where(Room.id.in_(sole_rooms))):
                 room.wrapped_key = None
-                room.title = ""
+                shred_room_text(room)
                 services.keyring.forget_room(room.id)
         tombstoned = 0
         for message in await s.scalars(select(Message).where(gone)):

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .audit import record_audit
 from .errors import Conflict, Forbidden, InvalidPayload, NotFound
 from .events import EventContext, EventRouter
+from .room_text import RoomText, open_room_text, seal_room_text, settings_to_store, settings_view
+from .storage.database import session_keyring
 from .storage.models import Membership, Room, User, new_id
 
 if TYPE_CHECKING:
@@ -78,6 +80,8 @@ async def member_ids(session: AsyncSession, room_id: str) -> list[str]:
 
 
 async def room_view(session: AsyncSession, room: Room) -> dict[str, Any]:
+    """The room as its members see it, title and agenda opened."""
+    text = open_room_text(session_keyring(session), room)
     rows = await session.execute(
         select(User.id, User.username, User.display_name, User.role, Membership.role, Membership.last_read_seq)
         .join(Membership, Membership.user_id == User.id)
@@ -87,10 +91,10 @@ async def room_view(session: AsyncSession, room: Room) -> dict[str, Any]:
     return {
         "id": room.id,
         "kind": room.kind,
-        "title": room.title,
+        "title": text.title,
         "last_seq": room.last_seq,
         "safety_monitoring": room.safety_monitoring,
-        "settings": room.settings or {},
+        "settings": settings_view(room.settings or {}, text),
         "created_at": room.created_at.isoformat(),
         "members": [
             {"id": uid, "username": uname, "display_name": dname, "role": urole, "room_role": mrole, "last_read_seq": lrs}
@@ -117,13 +121,13 @@ async def create_room(
         room = Room(
             id=room_id,
             kind=kind,
-            title=title.strip(),
             created_by=creator_id,
             wrapped_key=services.keyring.new_room_key(room_id),
             master_key_id=services.keyring.master_id,
             safety_monitoring=True,
-            settings=settings or {},
+            settings=settings_to_store(settings or {}),
         )
+        seal_room_text(services.keyring, room, RoomText(title=title.strip()))
         s.add(room)
         await s.flush()
         s.add(Membership(room_id=room_id, user_id=creator_id, role=creator_role))

@@ -1,20 +1,31 @@
-"""The one storage handle: an async engine, a session factory and schema migration at start."""
+"""The one storage handle: an async engine, a session factory and schema migration at start.
+
+The database holds the keyring too: some migrations seal values that used to be stored in clear,
+and views that are built inside a session (a room's title, its agenda) read them back with it.
+"""
 
 from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from ..keyring import Keyring
+from .private_files import private_sqlite_database
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # Any constant will do; it only has to be the same in every server process.
 _MIGRATION_LOCK_ID = 0x6D766C69
+_KEYRING = "keyring"
+# Set in config.attributes by a revision that overwrote clear values. SQLite keeps the old bytes in
+# free pages and in the WAL until they are reused, so the server then rewrites the file (VACUUM).
+CLEAR_TEXT_REMOVED = "clear_text_removed"
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -25,25 +36,41 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
-def _upgrade(connection: Connection) -> None:
+def session_keyring(session: AsyncSession) -> Keyring:
+    """The keyring of the database this session belongs to (see ``Database``)."""
+    return cast(Keyring, session.info[_KEYRING])
+
+
+def _upgrade(connection: Connection, keyring: Keyring) -> bool:
+    """Upgrade every feature branch; True if a revision removed clear values."""
     if connection.dialect.name == "postgresql":
         # Several processes may start at once; only one may migrate.
         connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_ID})
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
+    # Revisions that seal clear values of an existing deployment need the room keys.
+    cfg.attributes[_KEYRING] = keyring
     # Features own independent migration branches off the core schema; upgrade them all.
     command.upgrade(cfg, "heads")
+    return bool(cfg.attributes.get(CLEAR_TEXT_REMOVED))
 
 
 class Database:
-    """Owns the engine. Services open ``transaction()`` blocks; nothing else touches the engine."""
+    """Owns the engine. Services open ``transaction()`` blocks; nothing else touches the engine.
 
-    def __init__(self, url: str) -> None:
+    Every session carries the keyring in ``session.info`` (read it with ``session_keyring``).
+    """
+
+    def __init__(self, url: str, keyring: Keyring) -> None:
         self.url = url
+        self.keyring = keyring
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict = {}
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": 30}
+            path = make_url(url).database
+            if path and path != ":memory:":
+                private_sqlite_database(Path(path))
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
@@ -59,12 +86,25 @@ class Database:
             event.listen(self.read_engine.sync_engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
         else:
             self.read_engine = self.engine
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        info = {_KEYRING: keyring}
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, info=info)
+        self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False, info=info)
 
     async def migrate(self) -> None:
         async with self.engine.begin() as conn:
-            await conn.run_sync(_upgrade)
+            clear_text_removed = await conn.run_sync(_upgrade, self.keyring)
+        if clear_text_removed and self.is_sqlite:
+            await self._rewrite_sqlite_file()
+
+    async def _rewrite_sqlite_file(self) -> None:
+        """VACUUM rewrites every page, so no free page keeps old bytes, then the WAL, which still
+        holds the pages as they were, is checkpointed and truncated to zero bytes."""
+        async with self.engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            # Straight to the driver: VACUUM cannot run inside the BEGIN every session starts with.
+            driver = raw.driver_connection
+            await driver.execute("VACUUM")
+            await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def ping(self) -> bool:
         try:

@@ -73,13 +73,16 @@ class Room(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     kind: Mapped[str] = mapped_column(String(10))  # "direct" | "group"
-    title: Mapped[str] = mapped_column(String(200), default="")
     created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
     # Highest allocated message seq; bumped in the same transaction as the insert, so gap-free.
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     # The room's AES-256 data key, wrapped by the master key. NULL after crypto-shredding.
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     master_key_id: Mapped[str] = mapped_column(String(16), default="")
+    # The room's own words (title, agenda items) as JSON sealed with its data key: they say what
+    # its members live with. Read and written only through server/room_text.py.
+    text_nonce: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    text_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     # Informed consent to safety monitoring (crisis scanning), shown to every member.
     safety_monitoring: Mapped[bool] = mapped_column(Boolean, default=True)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -361,8 +364,10 @@ class CrisisAlert(Base):
     # The quote around the strongest match, encrypted with the room key like the message itself.
     excerpt_nonce: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     excerpt_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-    # Detection.to_dict(): tier, language, lexicon phrases and reasons; never the message text.
-    detection: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Detection.to_dict() (language, the matched phrases, the reasons quoting them) sealed with the
+    # room key: the phrases are the writer's own words about how they would die.
+    detection_nonce: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    detection_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     status: Mapped[str] = mapped_column(String(10), default="open")  # open | claimed | resolved
     level: Mapped[int] = mapped_column(Integer, default=0)
     # When the next escalation step is due; NULL once claimed or resolved.
