@@ -29,6 +29,7 @@ from media.forwarding import ForwardingTrack
 from media.participant import Participant
 from media.relay import BoundedMediaRelay
 from server.errors import AppError
+from server.storage.private_files import private_directory, private_file
 
 logger = logging.getLogger(__name__)
 
@@ -108,9 +109,10 @@ class RoomRecording:
             await self._open_segment(participants)
 
     async def _open_segment(self, participants: Sequence[Participant]) -> Path:
-        self.recordings_dir.mkdir(parents=True, exist_ok=True)
+        # A recording is people talking about their lives: only the server's user may read it.
+        private_directory(self.recordings_dir)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        path = self.recordings_dir / f"{_file_stem(self.room_id)}-{stamp}-{len(self.segments) + 1:02d}.mkv"
+        path = private_file(self.recordings_dir / f"{_file_stem(self.room_id)}-{stamp}-{len(self.segments) + 1:02d}.mkv")
         recorder = MediaRecorder(str(path))
         publishers_of_video = [p for p in participants if "video" in p.published]
         video_from = next((p for p in publishers_of_video if p.is_leader),

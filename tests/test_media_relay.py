@@ -8,6 +8,7 @@ every packet stays on this machine (see tests/netns.py).
 from __future__ import annotations
 
 import asyncio
+import stat
 from pathlib import Path
 
 import av
@@ -197,6 +198,9 @@ async def test_recording_needs_everyones_consent_and_writes_a_playable_file(
     segments = await session.server.stop_recording("rec")
     assert segments[0] == str(path) and len(segments) == 2
     assert session.server.forwarding("rec")["recording"] == "idle"
+    # Only the server's user may open the recordings (another account on the machine may not).
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert {stat.S_IMODE(Path(segment).stat().st_mode) for segment in segments} == {0o600}
 
     with av.open(str(path)) as container:
         kinds = sorted(stream.type for stream in container.streams)
