@@ -99,7 +99,8 @@ def upgrade() -> None:
             sealed["text_nonce"], sealed["text_ciphertext"] = keyring.seal_json(
                 key, room_id, ROOM_TEXT_RECORD, {"title": title or "", "agenda": items}
             )
-        bind.execute(sa.update(rooms).where(rooms.c.id == room_id).values(settings=settings, **sealed))
+        # Blanked before the column goes: PostgreSQL's DROP COLUMN leaves the bytes in every tuple.
+        bind.execute(sa.update(rooms).where(rooms.c.id == room_id).values(title="", settings=settings, **sealed))
     for alert_id, room_id, detection, wrapped_key in alert_rows:
         sealed = {"detection_nonce": None, "detection_ciphertext": None}
         if wrapped_key is not None:
@@ -107,7 +108,7 @@ def upgrade() -> None:
             sealed["detection_nonce"], sealed["detection_ciphertext"] = keyring.seal_json(
                 key, room_id, _detection_record(alert_id), detection or {}
             )
-        bind.execute(sa.update(alerts).where(alerts.c.id == alert_id).values(**sealed))
+        bind.execute(sa.update(alerts).where(alerts.c.id == alert_id).values(detection={}, **sealed))
 
     if room_rows or alert_rows:
         op.get_context().config.attributes[CLEAR_TEXT_REMOVED] = True
