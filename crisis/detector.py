@@ -35,6 +35,9 @@ SUPPORTED_LANGUAGES: tuple[str, ...] = available_languages()
 NOT_COVERED_REASON = "language not covered natively"
 # The newest message must read at least this risky for its writer's recent window to be graded.
 CONVERSATION_MIN_PROBABILITY = 0.3
+# A build-up pages a responder only over this many messages: two sad lines in a row are tier 1
+# (the writer is offered help), not yet a page.
+CONVERSATION_MIN_MESSAGES = 3
 
 _CATEGORY_REASONS = {
     "passive_ideation": "wish to be dead or not to wake up (C-SSRS 1, passive ideation)",
@@ -212,8 +215,9 @@ def detect_conversation(texts: Sequence[str], language: str | None = None) -> De
 
     Risk often builds over several messages ("so tired of everything" … "nothing matters
     anymore" … "I just want it to end") where no single one crosses the alert tier. The window
-    alerts when, read as one text, it reaches the alert tier, or when at least two of its
-    messages show risk on their own and the whole still reads as risk. A newest message with no
+    alerts when, read as one text, it reaches the alert tier, or when it holds at least
+    ``CONVERSATION_MIN_MESSAGES`` messages, two of them risky on their own, and the whole still
+    reads as risk. A newest message with no
     sign of risk ends the check at once, which keeps ordinary chat at the cost of one message.
     """
     newest = detect(texts[-1], language)
@@ -222,7 +226,8 @@ def detect_conversation(texts: Sequence[str], language: str | None = None) -> De
     joined = detect("\n".join(texts), language)
     risky = sum(1 for text in texts[:-1] if detect(text, language).tier >= 1) + (newest.tier >= 1)
     thresholds = load_classifier().thresholds_for(joined.language)
-    built_up = risky >= 2 and not thresholds.lexicon_only and (joined.probability or 0.0) >= thresholds.risk
+    built_up = (len(texts) >= CONVERSATION_MIN_MESSAGES and risky >= 2 and not thresholds.lexicon_only
+                and (joined.probability or 0.0) >= thresholds.risk)
     if joined.tier >= 2 or built_up:
         reason = f"risk built up over the writer's last {len(texts)} messages ({risky} of them risky on their own)"
         return replace(joined, tier=max(joined.tier, 2), reasons=(*joined.reasons, reason))

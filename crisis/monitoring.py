@@ -1,10 +1,17 @@
 """Safety monitoring of chat rooms: the scan of every message before it is fanned out, and the
 room's recorded consent to that scan.
 
-A message in a monitored room is graded by the detector after it is durably stored and before
-anyone else sees it (a ``before_fanout`` hook of the message service). From tier 1 the writer gets
-crisis lines and a few words in their language at once, and the room's mentors and leaders get a
-gentle flag; from tier 2 an alert is stored first and only then pushed to the responder console.
+A text message is graded before the room's send lock is taken (a ``pre_send`` hook of the
+message service), so a slow scan or the machine translation of a language without a lexicon never
+holds up anyone else's message. What the grade asks for runs once the message is stored and before
+anyone else sees it: from tier 1 the writer gets crisis lines and a few words in their language at
+once, and the room's mentors and leaders get a gentle flag; from tier 2 an alert is stored first
+and only then pushed to the responder console. Risk that builds over a writer's last messages
+counts too (``crisis.conversation``).
+
+Fail safe: a scan that fails is retried; an alert that cannot be stored is retried; if either
+still fails, the message is marked ``review`` for every reader and counted — never fanned out as
+if it had been scanned. A message in a language monitoring cannot read is marked ``unscanned``.
 
 Consent: ``Room.safety_monitoring`` is on for every new room and shown in every room view. Any
 member may turn it back on; only professionals and administrators may turn it off, and each
@@ -13,32 +20,60 @@ change is audited and announced to the members.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
 import msgspec
-from sqlalchemy import select
+from aiohttp import web
+from babel import Locale
+from prometheus_client import Counter
+from sqlalchemy import select, update
 
 from crisis import alerts
-from crisis.detector import detect
+from crisis.conversation import ConversationWindows
+from crisis.coverage import SCAN_LANGUAGE, scan_coverage
+from crisis.detector import SUPPORTED_LANGUAGES, Detection, detect, detect_conversation
 from crisis.resources import ALERT_TIER, crisis_resources
 from server.audit import record_audit
 from server.errors import Forbidden, NotFound
 from server.events import EventContext, EventRouter
+from server.http_api import SERVICES, json_response
 from server.rooms import member_ids, require_member, room_view, user_room
-from server.storage.models import Membership, Room, User
+from server.storage.models import Membership, Message, Room, User
 from server.translation.delivery import english_for_scanning
 
 if TYPE_CHECKING:
-    from server.messages import SentMessage
+    from server.messages import OutgoingMessage, SentMessage
     from server.services import Services
 
 log = logging.getLogger("crisis.monitoring")
 router = EventRouter()
+routes = web.RouteTableDef()
 
 # Who in a room is told, gently, that someone there may be struggling.
 FLAGGED_USER_ROLES = ("mentor", "leader", "professional", "admin", "responder")
 FLAGGED_ROOM_ROLES = ("leader", "co-leader")
+
+UNSCANNED = "unscanned"
+REVIEW = "review"
+SCAN_ATTEMPTS = 3
+# Pauses between tries to store an alert: long enough for a busy database to recover, short
+# enough that the room's next message (waiting on its lock) is not held for long.
+ALERT_RETRY_PAUSES = (0.05, 0.25)
+_KNOWN_LANGUAGES = frozenset(Locale("en").languages)
+
+UNSCANNED_MESSAGES = Counter(
+    "mentalverse_crisis_unscanned_messages_total",
+    "Messages in monitored rooms that no lexicon or translation could read.", ["language"])
+SCAN_FAILURES = Counter(
+    "mentalverse_crisis_failures_total",
+    "Tries of the crisis scan or of storing its alert that failed, retried or not.", ["stage"])
+MARKED_FOR_REVIEW = Counter(
+    "mentalverse_crisis_review_messages_total",
+    "Messages fanned out marked for review because their scan or alert failed.")
 
 
 class SafetyMonitoring(msgspec.Struct, forbid_unknown_fields=True):
@@ -51,38 +86,118 @@ def setup(services: "Services") -> None:
     # first resources load the catalogs and hotlines: pay that at start-up, not on a risky message.
     detect("starting up")
     crisis_resources(country="", locale="en", tier=ALERT_TIER, responders_alerted=True)
-    services.messages.before_fanout.append(scan_before_fanout)
+    services.messages.pre_send.append(SafetyScanner())
 
 
-async def scan_before_fanout(services: "Services", sent: "SentMessage") -> None:
-    """Grade one stored message; act on tiers 1 and up. Runs before ``message:new`` goes out."""
-    if not sent.room.safety_monitoring or sent.view["kind"] != "text":
+@contextlib.asynccontextmanager
+async def lifespan(services: "Services") -> AsyncIterator[None]:
+    covered = await scan_coverage(services)
+    fields = {"fields": covered.to_dict()}
+    if covered.not_covered:
+        log.warning("crisis.languages_not_scanned", extra=fields)
+    else:
+        log.info("crisis.coverage", extra=fields)
+    yield
+
+
+@routes.get("/api/safety/coverage")
+async def coverage_route(request: web.Request) -> web.Response:
+    """What safety monitoring reads, for the consent text every room shows (public: no secret)."""
+    return json_response({"ok": True, **(await scan_coverage(request.app[SERVICES])).to_dict()})
+
+
+class SafetyScanner:
+    """The pre-send hook; it owns the writers' conversation windows of this process."""
+
+    def __init__(self) -> None:
+        self.windows = ConversationWindows()
+
+    async def __call__(self, services: "Services", outgoing: "OutgoingMessage") -> Any:
+        detection = None
+        for attempt in range(1, SCAN_ATTEMPTS + 1):
+            try:
+                detection = await self._grade(services, outgoing)
+                break
+            except Exception:
+                SCAN_FAILURES.labels("scan").inc()
+                log.exception("crisis.scan_failed", extra={"fields": {"room_id": outgoing.room_id, "attempt": attempt}})
+        if detection is None:
+            outgoing.safety = REVIEW
+        return functools.partial(act_on_scan, detection=detection)
+
+    async def _grade(self, services: "Services", outgoing: "OutgoingMessage") -> Detection:
+        language = outgoing.language or outgoing.sender.locale or None
+        detection = detect(outgoing.body, language)
+        text = outgoing.body
+        if detection.language not in SUPPORTED_LANGUAGES:
+            english = await english_for_scanning(services, outgoing.body, detection.language)
+            if english is None:
+                outgoing.safety = UNSCANNED
+                return detection
+            detection, text = detect(english, SCAN_LANGUAGE, trust_language=True), english
+        recent = self.windows.add(outgoing.room_id, outgoing.sender.id, text, detection.language)
+        if detection.tier < ALERT_TIER and len(recent) > 1:
+            built_up = detect_conversation(recent, detection.language)
+            if built_up.tier > detection.tier:
+                return built_up
+        return detection
+
+
+async def act_on_scan(services: "Services", sent: "SentMessage", *, detection: Detection | None) -> None:
+    """Act on one stored message's grade; runs before ``message:new`` goes out."""
+    if not sent.room.safety_monitoring:
+        if sent.view["safety"] is not None:
+            await _set_safety(services, sent, None)
         return
-    language = sent.view["language"] or sent.sender.locale or None
-    detection = detect(sent.body, language)
-    if detection.tier == 0 and language:
-        # A language the lexicons do not cover: scan its English translation too.
-        english = await english_for_scanning(services, sent.body, language)
-        if english is not None:
-            detection = detect(english, "en", trust_language=True)
+    if sent.view["safety"] == UNSCANNED:
+        UNSCANNED_MESSAGES.labels(_language_label(sent.view["language"])).inc()
+        return
+    if detection is None:
+        MARKED_FOR_REVIEW.inc()
+        return
     if detection.tier == 0:
         return
     about = {"room_id": sent.room.id, "message_id": sent.view["id"], "seq": sent.view["seq"]}
-    alert = None
-    if detection.tier >= ALERT_TIER:
-        try:
-            alert = await alerts.raise_alert(services, sent, detection)
-        except Exception:
-            # The writer must still get the crisis lines; the failure is logged loudly.
-            log.exception("crisis.alert_failed", extra={"fields": {"room_id": sent.room.id}})
+    alert = await _store_alert(services, sent, detection) if detection.tier >= ALERT_TIER else None
     if alert is not None:
         await services.crisis.notify_level("crisis:alert", alert, 0)
+    elif detection.tier >= ALERT_TIER:
+        MARKED_FOR_REVIEW.inc()
+        await _set_safety(services, sent, REVIEW)
     resources = crisis_resources(country=sent.sender.country, locale=sent.sender.locale, tier=detection.tier,
                                  responders_alerted=alert is not None)
     await services.sio.emit("crisis:resources", {**about, **resources}, to=user_room(sent.sender.id))
     flag = {**about, "tier": detection.tier, "author_id": sent.sender.id, "responders_alerted": alert is not None}
     for uid in await _flag_recipients(services, sent.room.id, sent.sender.id):
         await services.sio.emit("crisis:flag", flag, to=user_room(uid))
+
+
+async def _store_alert(services: "Services", sent: "SentMessage", detection: Detection) -> dict[str, Any] | None:
+    """The stored alert's view, after a few tries; None when it could not be stored."""
+    for attempt, pause in enumerate((*ALERT_RETRY_PAUSES, None), start=1):
+        try:
+            return await alerts.raise_alert(services, sent, detection)
+        except Exception:
+            SCAN_FAILURES.labels("alert").inc()
+            log.exception("crisis.alert_failed", extra={"fields": {"room_id": sent.room.id, "attempt": attempt}})
+        if pause is not None:
+            await asyncio.sleep(pause)
+    return None
+
+
+async def _set_safety(services: "Services", sent: "SentMessage", safety: str | None) -> None:
+    """Change a stored message's marker; readers of this fan-out see it even if the write fails."""
+    sent.view["safety"] = safety
+    try:
+        async with services.db.transaction() as s:
+            await s.execute(update(Message).where(Message.id == sent.view["id"]).values(safety=safety))
+    except Exception:
+        log.exception("crisis.mark_failed", extra={"fields": {"room_id": sent.room.id, "safety": safety}})
+
+
+def _language_label(code: str) -> str:
+    """A metric label from a bounded set, whatever code a client sent."""
+    return code if code in _KNOWN_LANGUAGES else "other"
 
 
 async def _flag_recipients(services: "Services", room_id: str, author_id: str) -> list[str]:

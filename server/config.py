@@ -39,6 +39,8 @@ class Settings:
     # base64url of 32 bytes; empty means "use (or create) data_dir/master.key".
     master_key: str = ""
     log_level: str = "INFO"
+    # Bearer token a Prometheus scraper sends to GET /metrics; empty means /metrics is not served.
+    metrics_token: str = ""
     # Tokens
     token_ttl_seconds: int = 12 * 3600
     # Limits

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 from typing import Any, Awaitable, Callable
 
 import orjson
+import prometheus_client
 from aiohttp import web
+
+from crisis.coverage import scan_coverage
 
 from . import __version__
 from .errors import AppError, InvalidPayload, NotFound, PayloadTooLarge, Unauthorized, internal_error
@@ -71,7 +75,18 @@ async def healthz(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     if not await services.db.ping():
         return json_response({"status": "unavailable", "version": __version__}, 503)
-    return json_response({"status": "ok", "version": __version__})
+    coverage = await scan_coverage(services)
+    return json_response({"status": "ok", "version": __version__, "safety_monitoring": coverage.to_dict()})
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text format, for a scraper holding ``metrics_token`` (absent without one)."""
+    expected = request.app[SERVICES].settings.metrics_token
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise NotFound("Not found.")
+    return web.Response(body=prometheus_client.generate_latest(), headers={"Content-Type": prometheus_client.CONTENT_TYPE_LATEST})
 
 
 @routes.post("/api/auth/register")

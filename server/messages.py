@@ -160,7 +160,13 @@ class MessageService:
         once_stored: list[FanoutHook] = []
         if kind == "text":
             for pre_send in self.pre_send:
-                follow_up = await pre_send(services, outgoing)
+                try:
+                    follow_up = await pre_send(services, outgoing)
+                except Exception:
+                    # The message is not lost, but nobody can vouch for it: it says so to every reader.
+                    log.exception("message.pre_send_failed", extra={"fields": {"room_id": p.room_id}})
+                    outgoing.safety = "review"
+                    continue
                 if follow_up is not None:
                     once_stored.append(follow_up)
         async with self._room_locks[p.room_id]:

@@ -36,10 +36,11 @@ import numpy as np
 import sentencepiece as spm
 from ctranslate2.specs import transformer_spec
 
-LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "fr": "French"}
+LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "fr": "French", "nl": "Dutch"}
 
 # Parallel word lists: the n-th word of each language means the same thing. The last three make
-# a risk phrase ("je veux tuer moi-même" → "i want kill myself") for crisis-scanning tests.
+# a risk phrase ("ik wil doden mezelf" → "i want kill myself") for crisis-scanning tests: Dutch has
+# no crisis lexicon, so it is scanned through its English translation.
 WORDS = {
     "en": "hello friend how are you today i feel sad tired good thanks we can talk later "
           "tonight help me please yes no it is want kill myself",
@@ -47,7 +48,10 @@ WORDS = {
           "hablar luego esta_noche ayuda me por_favor sí no eso es quiero matar a_mí_mismo",
     "fr": "bonjour ami comment vas tu aujourd'hui je sens triste fatigué bien merci nous pouvons "
           "parler plus_tard ce_soir aide moi s'il_vous_plaît oui non il est veux tuer moi-même",
+    "nl": "hallo vriend hoe gaat je vandaag ik voel verdrietig moe goed bedankt wij kunnen "
+          "praten straks vanavond hulp mij alsjeblieft ja nee het is wil doden mezelf",
 }
+assert len({len(words.split()) for words in WORDS.values()}) == 1, "the word lists must stay parallel"
 
 # The word-level tokenizer keeps punctuation on its word: "friend." is a word of its own.
 PUNCTUATION = ".,?!"

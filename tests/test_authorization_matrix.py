@@ -142,8 +142,8 @@ TABLE: dict[tuple[str, str], Row] = {
     ("/responders", "crisis:audit"): Row(SUPERVISOR),
 }
 
-# HTTP: "public", "signed_in" (bearer token), "capability" (a secret in the URL or a signed
-# webhook; no user token involved), "engineio" (python-socketio's own endpoint), "static".
+# HTTP: "public", "signed_in" (bearer token), "capability" (a secret in the URL, a signed
+# webhook or the scraper's metrics token; no user token involved), "engineio" (python-socketio's own endpoint), "static".
 HTTP_TABLE: dict[tuple[str, str], str] = {
     ("GET", "/healthz"): "public",
     ("POST", "/api/auth/register"): "public",
@@ -152,6 +152,8 @@ HTTP_TABLE: dict[tuple[str, str], str] = {
     ("POST", "/api/auth/logout-all"): "signed_in",
     ("GET", "/api/me"): "signed_in",
     ("GET", "/api/help/lines"): "public",
+    ("GET", "/api/safety/coverage"): "public",
+    ("GET", "/metrics"): "capability",
     ("GET", "/api/calendar/{secret}.ics"): "capability",
     ("POST", "/api/matching/matches"): "capability",
     ("GET", "/socket.io/"): "engineio",

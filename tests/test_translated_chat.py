@@ -11,15 +11,16 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import aiohttp
 import pytest
 
-from tests.argos_fixture import build_packages
+from tests.argos_fixture import DEFAULT_PAIRS, build_packages
 from tests.live_server import LiveClient, Person, ServerProcess, close_all, register
 
 
 @pytest.fixture(scope="session")
 def package_files(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Path]:
-    return build_packages(tmp_path_factory.mktemp("argos-packages"))
+    return build_packages(tmp_path_factory.mktemp("argos-packages"), (*DEFAULT_PAIRS, ("nl", "en")))
 
 
 def install(server: ServerProcess, *files: Path) -> str:
@@ -192,17 +193,26 @@ async def test_a_package_installed_while_the_server_runs_is_used_for_the_next_me
     await close_all(ana, bob)
 
 
-async def test_a_french_message_with_a_risk_phrase_is_caught_through_its_english_translation(
+async def test_a_message_in_a_language_without_a_lexicon_is_scanned_in_its_english_translation(
         translating_server: ServerProcess) -> None:
-    """The crisis lexicons cover English and Spanish; French is scanned in English translation."""
-    lea = await register(translating_server, locale="fr", languages=["fr"])
+    """Dutch has no crisis lexicon; with a Dutch→English package installed it is scanned in English."""
+    coverage = await healthz_coverage(translating_server)
+    assert "nl" in coverage["via_translation"] and "fr" in coverage["native"]
+    daan = await register(translating_server, locale="en", languages=["nl"])
     mentor = await register(translating_server, role="mentor")
-    writer, watcher = await lea.connect(), await mentor.connect()
+    writer, watcher = await daan.connect(), await mentor.connect()
     room = await direct_room(writer, mentor)
-    sent = await writer.call("message:send", {"room_id": room["id"], "client_id": "1", "body": "je veux tuer moi-même", "language": "fr"})
+    sent = await writer.call("message:send", {"room_id": room["id"], "client_id": "1", "body": "ik wil doden mezelf", "language": "nl"})
     assert sent["ok"], sent
     flag = await watcher.wait_for("crisis:flag", lambda f: f["message_id"] == sent["message"]["id"])
-    print(f"French risk message flagged at tier {flag['tier']} (responders alerted: {flag['responders_alerted']})")
-    assert flag["tier"] >= 2 and flag["author_id"] == lea.id
+    print(f"Dutch risk message flagged at tier {flag['tier']} (responders alerted: {flag['responders_alerted']})")
+    assert flag["tier"] >= 2 and flag["author_id"] == daan.id
+    assert sent["message"]["safety"] is None
     await writer.wait_for("crisis:resources", lambda r: r["message_id"] == sent["message"]["id"])
-    await close_all(lea, mentor)
+    await close_all(daan, mentor)
+
+
+async def healthz_coverage(server: ServerProcess) -> dict:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{server.url}/healthz") as resp:
+            return (await resp.json())["safety_monitoring"]

@@ -45,3 +45,10 @@ export function fetchMe(token) {
 export function logout(token) {
   return request("POST", "/api/auth/logout", { token });
 }
+
+/** What safety monitoring reads (native lexicons, via translation, not at all); the same for everyone. */
+let coverage = null;
+export function safetyCoverage() {
+  coverage ??= request("GET", "/api/safety/coverage").catch(() => { coverage = null; return null; });
+  return coverage;
+}

@@ -4,6 +4,7 @@
 import { el, formatTime, show } from "./dom.js";
 import { currentLanguage, onLanguageChange, t } from "./i18n.js";
 import { GroupPanel } from "./groupconsole.js";
+import { safetyCoverage } from "./api.js";
 
 const NEAR_TOP_PX = 80;
 const NEAR_BOTTOM_PX = 60;
@@ -52,6 +53,7 @@ export class ChatView {
       this.olderButton, this.emptyNode, this.list, this.outboxList);
     this.jumpButton = el("button", { type: "button", class: "jump", i18n: "chat.new_below", hidden: true, on: { click: () => this.scrollToBottom() } });
     this.typingNode = el("p", { class: "typing", attrs: { "aria-live": "polite" } });
+    this.safetyNode = el("p", { class: "safety-note", id: "safety-note" });
     this.input = el("textarea", {
       id: "composer-input", rows: 2, maxLength: 4000, required: true, attrs: { "aria-describedby": "composer-hint" },
       i18nAttrs: { placeholder: "chat.placeholder" },
@@ -68,7 +70,7 @@ export class ChatView {
     const back = el("button", { type: "button", class: "back", i18n: "chat.back", on: { click: () => this.app.onBack() } });
     const root = el("section", { class: "chat", attrs: { "aria-labelledby": "chat-title" } },
       el("header", { class: "chat-header" }, back, el("div", { class: "chat-heading" }, this.titleNode, this.membersNode), this.headerExtras),
-      this.scroller, this.jumpButton, this.typingNode, this.composer);
+      this.safetyNode, this.scroller, this.jumpButton, this.typingNode, this.composer);
     this.scroller.addEventListener("scroll", () => this.onScroll());
     return root;
   }
@@ -85,8 +87,9 @@ export class ChatView {
     s.addEventListener("incoming", (e) => e.detail.roomId === this.roomId && this.announce(e.detail.message), { signal });
     this.app.outbox.addEventListener("change", (e) => e.detail.roomId === this.roomId && this.renderOutbox(), { signal });
     document.addEventListener("visibilitychange", () => this.markRead(), { signal });
-    onLanguageChange(() => !signal.aborted && this.rerenderAll());
+    onLanguageChange(() => !signal.aborted && (this.rerenderAll(), this.renderSafety()));
     this.renderMembers();
+    this.renderSafety();
     this.renderOutbox();
     if (this.room?.kind === "group") this.group = new GroupPanel(this);
     await this.store.open(this.roomId);
@@ -144,12 +147,33 @@ export class ChatView {
     this.renderReceipts();
   }
 
+  /** The room's consent text: whether its messages are scanned for risk, and in which languages. */
+  async renderSafety() {
+    if (!this.room?.safety_monitoring) {
+      this.safetyNode.textContent = t("chat.safety_off");
+      return;
+    }
+    const coverage = await safetyCoverage();
+    if (!coverage) {
+      this.safetyNode.textContent = t("chat.safety_on");
+      return;
+    }
+    const names = new Intl.DisplayNames([currentLanguage()], { type: "language" });
+    const list = (codes) => new Intl.ListFormat(currentLanguage(), { type: "conjunction" }).format(codes.map((c) => names.of(c) ?? c));
+    let text = t("chat.safety_covers", { languages: list([...coverage.native, ...coverage.via_translation]) });
+    if (coverage.not_covered.length) text += " " + t("chat.safety_not_covered", { languages: list(coverage.not_covered) });
+    this.safetyNode.textContent = text;
+  }
+
   renderMessage(message) {
     const mine = message.sender_id === this.app.me.id;
     const author = mine ? t("chat.you") : this.store.memberName(this.roomId, message.sender_id) || t("chat.someone");
     const time = el("time", { dateTime: message.created_at, text: formatTime(message.created_at, currentLanguage()) });
     const meta = el("div", { class: "msg-meta" }, el("span", { class: "msg-author", text: author }), " ", time);
     if (message.edited_at && !message.deleted) meta.append(" ", el("span", { class: "msg-edited", i18n: "chat.edited" }));
+    if (message.safety === "unscanned" || message.safety === "review") {
+      meta.append(" ", el("span", { class: `msg-safety ${message.safety}`, i18n: `chat.safety_${message.safety}` }));
+    }
     const body = message.deleted
       ? el("p", { class: "msg-body deleted", i18n: "chat.deleted" })
       : el("p", { class: "msg-body", text: message.body, attrs: { lang: message.language || null, dir: "auto" } });
@@ -255,6 +279,7 @@ export class ChatView {
     if (!this.room) return;
     this.renderMembers();
     this.renderReceipts();
+    this.renderSafety();
   }
 
   renderTyping() {

@@ -61,6 +61,13 @@ export class RoomStore extends EventTarget {
       this.emit("presence", { roomId: room_id });
     });
     c.on("typing", ({ room_id, user_id, typing }) => this.setTyping(room_id, user_id, typing));
+    c.on("room:safety_monitoring", ({ room_id, safety_monitoring }) => {
+      const room = this.rooms.get(room_id);
+      if (room) {
+        room.safety_monitoring = safety_monitoring;
+        this.emit("rooms");
+      }
+    });
     c.on("receipt:read", ({ room_id, user_id, seq }) => {
       const member = this.rooms.get(room_id)?.members.find((m) => m.id === user_id);
       if (member && seq > member.last_read_seq) {
