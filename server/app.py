@@ -19,7 +19,7 @@ from aiohttp import web
 from crisis import monitoring as crisis_monitoring, responders as crisis_responders
 from . import cluster, connections, http_api, messages, presence, profile, rooms, wirejson
 from . import agenda, groups, leadership, moderation
-from . import heap
+from . import heap, wireguard
 from . import help_lines
 from .auth import TokenService
 from .config import Settings
@@ -61,14 +61,18 @@ def build_sio(settings: Settings) -> socketio.AsyncServer:
         async_mode="aiohttp",
         client_manager=cluster.build_client_manager(settings),
         json=wirejson,
+        # Every packet is decoded by the wire guard, which answers what it refuses (server/wireguard.py).
+        serializer=wireguard.guarded_packet_class(settings.max_payload_bytes),
         cors_allowed_origins=list(settings.cors_origins) or None,
         ping_interval=settings.ping_interval,
         ping_timeout=settings.ping_timeout,
-        # Engine.IO closes the connection on a larger packet; our own (smaller) payload limit
-        # answers with a structured error first, so only truly abusive packets hit this one.
-        max_http_buffer_size=1_000_000,
-        logger=False,
-        engineio_logger=False,
+        # Engine.IO closes the connection on a larger frame; the app limit (max_payload_bytes, far
+        # smaller) is checked by the wire guard, which answers with payload_too_large instead.
+        max_http_buffer_size=wireguard.ENGINE_MAX_BYTES,
+        # Our loggers, not False: for False the libraries attach their own plain-text stderr handler,
+        # which would print tracebacks outside the JSON log and its redaction.
+        logger=logging.getLogger("socketio.server"),
+        engineio_logger=logging.getLogger("engineio.server"),
     )
 
 
@@ -107,6 +111,7 @@ def build_app(settings: Settings) -> web.Application:
             services.dispatcher.include(feature.router)
         if hasattr(feature, "routes"):
             app.router.add_routes(feature.routes)
+    wireguard.install_wire_guard(services)
     _add_static(app)
     app.cleanup_ctx.append(_database_ctx)
     for feature in FEATURES:

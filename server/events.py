@@ -121,7 +121,7 @@ class Dispatcher:
             await services.limiter.check(
                 services.settings.event_rate, "events", user.id, message="You are sending messages too fast. Please wait a moment."
             )
-            payload = parse(spec.schema, data, max_bytes=services.settings.max_payload_bytes) if spec.schema else data
+            payload = parse(spec.schema, data) if spec.schema else data
             with locale_scope(locale):
                 result = await spec.handler(EventContext(services, sid, spec.namespace, user), payload)
             return {"ok": True, **(result or {})}

@@ -13,9 +13,9 @@ from aiohttp import web
 from crisis.coverage import scan_coverage
 
 from . import __version__
-from .errors import AppError, InvalidPayload, NotFound, PayloadTooLarge, Unauthorized, internal_error
+from .errors import AppError, NotFound, PayloadTooLarge, Unauthorized, internal_error
 from .users import Login, Registration
-from .validation import parse
+from .validation import decode_json, parse
 
 log = logging.getLogger("server.http")
 routes = web.RouteTableDef()
@@ -33,11 +33,7 @@ async def read_json(request: web.Request, schema: type) -> Any:
     raw = await request.read()
     if len(raw) > max_bytes:
         raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
-    try:
-        data = orjson.loads(raw) if raw else {}
-    except orjson.JSONDecodeError:
-        raise InvalidPayload("The request body is not valid JSON.") from None
-    return parse(schema, data, max_bytes=max_bytes)
+    return parse(schema, decode_json(raw) if raw else {})
 
 
 def bearer_token(request: web.Request) -> str:

@@ -16,15 +16,25 @@ import orjson
 JSONDecodeError = orjson.JSONDecodeError
 
 
+class TooDeep(ValueError):
+    """JSON nested beyond what the decoder will walk; a ValueError, so Engine.IO, which catches
+    ValueError around its own decoding, treats it as bad data like any other."""
+
+
 def dumps(obj: Any, **_ignored: Any) -> str:
     return orjson.dumps(obj).decode()
 
 
 def loads(data: str | bytes, **_ignored: Any) -> Any:
-    """orjson first; what only it refuses (NaN/Infinity, which Python clients can send) goes to
-    the stdlib parser, so the payload reaches validation and its sender gets an error ack
-    instead of a silently dropped packet and a client left waiting for an ack."""
+    """orjson first; what only it refuses (lone surrogate escapes, NaN/Infinity, which Python
+    clients can send) goes to the stdlib parser, so the payload reaches the wire rules
+    (``server.validation.check_value``) and its sender learns which field is wrong instead of
+    having the packet dropped. orjson stops at 1024 levels; the stdlib parser recurses, so its
+    RecursionError on deeper input becomes TooDeep."""
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
-        return json.loads(data)
+        try:
+            return json.loads(data)
+        except RecursionError:
+            raise TooDeep("nested too deeply") from None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import json
 import sqlite3
 import threading
 import uuid
@@ -31,7 +32,8 @@ from server.app import build_app
 from server.config import Settings
 from server.errors import AppError
 from server.http_api import SERVICES
-from server.validation import parse
+from server import wirejson
+from server.validation import check_value, parse
 from tests.conftest import database_url_for
 from tests.live_server import ServerProcess, close_all, register
 
@@ -179,12 +181,25 @@ def invalid_payloads(schema: type | None, room_id: str) -> st.SearchStrategy[tup
     return st.one_of(*options)
 
 
-def expected_code(schema: type | None, payload: Any) -> str | None:
+def as_the_server_decodes(event: str, payload: Any) -> tuple[int, Any]:
+    """The frame's size and the payload the server sees: the client's encoding (binary values as
+    attachments), then the server's codec (orjson, or the stdlib for what only it reads)."""
+    data, attachments = socketio.packet.Packet.deconstruct_binary([event, payload])
+    text = json.dumps(data, separators=(",", ":"))
+    size = len(text.encode("utf-8", "surrogatepass")) + sum(len(a) for a in attachments)
+    return size, socketio.packet.Packet.reconstruct_binary(wirejson.loads(text), attachments)[1]
+
+
+def expected_code(schema: type | None, event: str, payload: Any) -> str | None:
     """The validation layer's verdict, run locally: an error code, or None when it would pass."""
     if schema is None:
         return None
+    size, decoded = as_the_server_decodes(event, payload)
+    if size > MAX_PAYLOAD_BYTES:
+        return "payload_too_large"
     try:
-        parse(schema, payload, max_bytes=MAX_PAYLOAD_BYTES)
+        check_value(decoded)
+        parse(schema, decoded)
     except AppError as exc:
         return exc.code
     return None
@@ -203,7 +218,7 @@ def test_every_invalid_payload_earns_a_structured_error_and_changes_nothing(remo
     @given(invalid_payloads(schema, remote.room_id))
     def check(case: tuple[str, Any]) -> None:
         kind, payload = case
-        code = expected_code(schema, payload)
+        code = expected_code(schema, event, payload)
         assume(schema is None or code is not None)
         reply = remote.run(remote.call(namespace, event, payload))
         assert isinstance(reply, dict) and reply.get("ok") is False or (schema is None and reply.get("ok") is True), reply
@@ -288,6 +303,74 @@ def test_raw_wire_garbage_is_survived_by_the_server_and_by_everyone_else(remote)
     assert remote.client.sio.connected
     assert remote.row_counts() == before
     remote.run(remote.bystander_chats())
+
+
+# Raw frames the python-socketio client would never write: each is invalid by construction, and
+# each kind names what the server must answer (kind -> the field its error names, None: no field).
+POISONS = st.one_of(
+    st.tuples(st.just("surrogate"), st.integers(0xD800, 0xDFFF).map(lambda c: "\\u%04x" % c)),
+    st.tuples(st.just("nul"), st.just("\\u0000")),
+)
+HUGE_INTEGERS = st.one_of(st.integers(max_value=-(2**31) - 1), st.integers(min_value=2**31))
+
+
+def raw_frames(room_id: str) -> st.SearchStrategy[tuple[str, str | None, list[str | bytes]]]:
+    """(kind, the field its error must name, frames) for one packet id placeholder ``{id}``."""
+    text_field = st.sampled_from(["client_id", "body", "room_id"])
+    poisoned_text = st.tuples(text_field, POISONS, st.text(alphabet="abc é😀", max_size=6)).map(
+        lambda t: (t[1][0], t[0], ['42{id}["message:send",%s]' % json.dumps(
+            {"room_id": room_id, "client_id": "c", "body": "b", t[0]: t[2] + "@@"}).replace("@@", t[1][1])]))
+    huge_integer = st.tuples(st.sampled_from(["after_seq", "before_seq", "limit"]), HUGE_INTEGERS).map(
+        lambda t: ("huge_integer", t[0], ['42{id}["message:history",{"room_id":"%s","%s":%d}]' % (room_id, t[0], t[1])]))
+    deep_nesting = st.tuples(st.integers(33, 5000), st.sampled_from(["[", '{"a":'])).map(
+        lambda t: ("deep_nesting", None, ['42{id}["message:send",' + t[1] * t[0] + "1" + ("]" if t[1] == "[" else "}") * t[0] + "]"]))
+    mismatched_binary = st.tuples(st.integers(1, 3), st.integers(0, 3), st.binary(max_size=64)).map(
+        lambda t: ("binary_attachment", None, ['45%d-{id}["message:send",{"room_id":"%s","client_id":"c","body":{"_placeholder":true,"num":%d}}]'
+                                               % (t[0], room_id, t[0] + t[1])] + [t[2]] * t[0]))
+    return st.one_of(poisoned_text, huge_integer, deep_nesting, mismatched_binary)
+
+
+def test_raw_frames_with_surrogates_nul_huge_integers_deep_nesting_and_bad_attachments_are_refused_by_name(remote):
+    """Raw Engine.IO/Socket.IO frames: each gets the structured error for what is wrong with it (the
+    field named where there is one), the socket stays up, nothing is written, others chat on."""
+    before = remote.row_counts()
+    seen: collections.Counter[str] = collections.Counter()
+    sockets: list[aiohttp.ClientWebSocketResponse] = []
+    ids = iter(range(100, 100_000))
+
+    async def refusal(frames: list[str | bytes]) -> tuple[int, Any]:
+        if not sockets:
+            sockets.append(await handshake(remote.server.url, remote.fuzzer.token))
+        ws, packet_id = sockets[0], next(ids)
+        for frame in frames:
+            await (ws.send_bytes(frame) if isinstance(frame, bytes) else ws.send_str(frame.replace("{id}", str(packet_id), 1)))
+        return packet_id, await ack_of(ws, packet_id)
+
+    @settings(max_examples=120, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(raw_frames(remote.room_id))
+    def check(case: tuple[str, str | None, list[str | bytes]]) -> None:
+        kind, field, frames = case
+        packet_id, answer = remote.run(refusal(frames))
+        assert answer.startswith(f"43{packet_id}["), (kind, answer[:80])
+        reply = json.loads(answer[len(f"43{packet_id}"):])[0]
+        assert reply["ok"] is False and reply["error"]["code"] == "invalid_payload", (kind, reply)
+        if field is not None:
+            assert reply["error"]["details"]["field"] == field, (kind, reply)
+        seen[kind] += 1
+
+    check()
+    ws = sockets[0]
+    assert remote.run(ack_of_call(ws, next(ids), "room:list")).startswith("43")
+    remote.run(close_raw(ws))
+    assert remote.row_counts() == before
+    assert "Traceback" not in remote.server.log_text()
+    remote.run(remote.bystander_chats())
+    print(f"raw frames: {sum(seen.values())} refused by the wire guard ({dict(seen)})")
+
+
+async def ack_of_call(ws: aiohttp.ClientWebSocketResponse, packet_id: int, event: str) -> str:
+    await ws.send_str(f'42{packet_id}["{event}"]')
+    return await ack_of(ws, packet_id)
 
 
 # --- HTTP ---------------------------------------------------------------------------------------

@@ -8,10 +8,9 @@ Announcing the same pair again is harmless: their existing direct room is return
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import msgspec
-import orjson
 from aiohttp import web
 from sqlalchemy import select
 
@@ -21,7 +20,7 @@ from ..http_api import SERVICES, json_response
 from ..rooms import user_room
 from ..scheduling.booking import direct_room_between, find_direct_room
 from ..storage.models import User
-from ..validation import parse
+from ..validation import decode_json, parse
 from .signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 if TYPE_CHECKING:
@@ -65,11 +64,7 @@ async def matching_webhook(request: web.Request) -> web.Response:
         raise PayloadTooLarge("The request body is too large.")
     verify(settings.matching_secret, request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER), raw,
            settings.matching_webhook_tolerance_seconds)
-    try:
-        data: Any = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise InvalidPayload("The request body is not valid JSON.") from None
-    match = parse(NewMatch, data)
+    match = parse(NewMatch, decode_json(raw))
     room_id, created = await open_room_for_match(services, match)
     if created:
         for uid, other in ((match.mentor_id, match.mentee_id), (match.mentee_id, match.mentor_id)):
