@@ -379,6 +379,11 @@ class CrisisAlert(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(nullable=True)
     note_nonce: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     note_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # Migration 0008 (crisis/outreach.py): how the alert ended, the room where the responder talks
+    # with the writer (the alert's own room, or a private "crisis" room), and their first message there.
+    outcome: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    crisis_room_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    contact_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     __table_args__ = (
         Index("ix_crisis_alerts_due", "status", "escalate_at"),
@@ -393,3 +398,17 @@ class ResponderOnCall(Base):
 
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     since: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SafetyPlan(Base):
+    """A person's own safety plan (crisis/safety_plans.py), sealed with a data key of its own that
+    the master key wraps (like a room's): it names the people they would call and the means they
+    would put away. Deleting the person deletes the row, key and all."""
+
+    __tablename__ = "crisis_safety_plans"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
