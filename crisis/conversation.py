@@ -15,7 +15,9 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-WINDOW_MESSAGES = 5
+from crisis.detector import CONVERSATION_MIN_MESSAGES
+
+WINDOW_MESSAGES = CONVERSATION_MIN_MESSAGES
 WINDOW_SECONDS = 30 * 60
 MAX_WRITERS = 10_000
 

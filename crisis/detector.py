@@ -33,10 +33,13 @@ from crisis.normalize import CLAUSE_BOUNDARY, Token, tokenize
 
 SUPPORTED_LANGUAGES: tuple[str, ...] = available_languages()
 NOT_COVERED_REASON = "language not covered natively"
-# The newest message must read at least this risky for its writer's recent window to be graded.
-CONVERSATION_MIN_PROBABILITY = 0.3
-# A build-up pages a responder only over this many messages: two sad lines in a row are tier 1
-# (the writer is offered help), not yet a page.
+# A writer's window (crisis.conversation) pages a responder when each of its last
+# CONVERSATION_MIN_MESSAGES messages reads at least CONVERSATION_MIN_PROBABILITY on its own and
+# the messages read as one text reach CONVERSATION_JOINED_PROBABILITY (and the language's risk
+# threshold). Chosen on the authored training split's ordinary three-message windows (about 2 %
+# of them alert, most of those sad lines in a row); two sad lines are tier 1, not yet a page.
+CONVERSATION_MIN_PROBABILITY = 0.2
+CONVERSATION_JOINED_PROBABILITY = 0.5
 CONVERSATION_MIN_MESSAGES = 3
 
 _CATEGORY_REASONS = {
@@ -215,21 +218,23 @@ def detect_conversation(texts: Sequence[str], language: str | None = None) -> De
 
     Risk often builds over several messages ("so tired of everything" … "nothing matters
     anymore" … "I just want it to end") where no single one crosses the alert tier. The window
-    alerts when, read as one text, it reaches the alert tier, or when it holds at least
-    ``CONVERSATION_MIN_MESSAGES`` messages, two of them risky on their own, and the whole still
-    reads as risk. A newest message with no
-    sign of risk ends the check at once, which keeps ordinary chat at the cost of one message.
+    alerts when, read as one text, the lexicon finds alert-tier risk, or when its last
+    ``CONVERSATION_MIN_MESSAGES`` messages each read as somewhat risky and together as risk. A
+    newest message with no sign of risk ends the check at once, which keeps ordinary chat at the
+    cost of one message.
     """
     newest = detect(texts[-1], language)
     if len(texts) < 2 or (newest.tier == 0 and (newest.probability or 0.0) < CONVERSATION_MIN_PROBABILITY):
         return newest
+    texts = texts[-CONVERSATION_MIN_MESSAGES:]
     joined = detect("\n".join(texts), language)
-    risky = sum(1 for text in texts[:-1] if detect(text, language).tier >= 1) + (newest.tier >= 1)
+    singles = [detect(text, language) for text in texts[:-1]] + [newest]
+    leaning = sum(1 for d in singles if d.tier >= 1 or (d.probability or 0.0) >= CONVERSATION_MIN_PROBABILITY)
     thresholds = load_classifier().thresholds_for(joined.language)
-    built_up = (len(texts) >= CONVERSATION_MIN_MESSAGES and risky >= 2 and not thresholds.lexicon_only
-                and (joined.probability or 0.0) >= thresholds.risk)
+    built_up = (len(texts) == CONVERSATION_MIN_MESSAGES and leaning == len(texts) and not thresholds.lexicon_only
+                and (joined.probability or 0.0) >= max(thresholds.risk, CONVERSATION_JOINED_PROBABILITY))
     if joined.tier >= 2 or built_up:
-        reason = f"risk built up over the writer's last {len(texts)} messages ({risky} of them risky on their own)"
+        reason = f"risk built up over the writer's last {len(texts)} messages"
         return replace(joined, tier=max(joined.tier, 2), reasons=(*joined.reasons, reason))
     return joined
 

@@ -193,8 +193,9 @@ def report_conversations(rows: Sequence[Featurised]) -> None:
     for language in sorted({e.language for e in benign}):
         texts = [e.text for e in benign if e.language == language]
         triples = [texts[i:i + 3] for i in range(0, len(texts) - 2, 3)]
-        alerts = sum(1 for t in triples if detect_conversation(t, language).tier >= 2)
-        print(f"  {language} windows of 3 tier-0 texts that alert: {alerts}/{len(triples)}")
+        quiet = [t for t in triples if max(detect(text, language).tier for text in t) < 2]
+        alerts = sum(1 for t in quiet if detect_conversation(t, language).tier >= 2)
+        print(f"  {language} windows of 3 tier-0 texts, none alerting alone, that alert as a window: {alerts}/{len(quiet)}")
 
 
 def main() -> int:
