@@ -218,6 +218,7 @@ async def test_a_mentee_in_crisis_sees_help_lines_and_a_responder_acknowledges_a
     await responder.screenshot("responder-alert-acknowledged")
 
     await alert.get_by_role("button", name="Resolve").click()
+    await alert.get_by_label("Reached them — safe for now").check()
     await responder.page.get_by_label("Resolution note (required)").fill("Called Ana; she is safe with her sister tonight.")
     await alert.get_by_role("button", name="Resolve").last.click()
     await expect(alert).to_be_hidden()

@@ -47,12 +47,12 @@ export class CallManager {
     this.region.remove();
   }
 
-  /** The conversation header's call buttons. */
+  /** The conversation header's call buttons: audio first (a voice is what a person in crisis needs first). */
   decorateChat(chat) {
     const start = (media) => () => this.start(chat.roomId, media);
     chat.headerExtras.append(
-      el("button", { type: "button", class: "call-button", i18n: "call.start_video", on: { click: start("video") } }),
-      el("button", { type: "button", class: "call-button", i18n: "call.start_audio", on: { click: start("audio") } }));
+      el("button", { type: "button", class: "call-button", i18n: "call.start_audio", on: { click: start("audio") } }),
+      el("button", { type: "button", class: "call-button", i18n: "call.start_video", on: { click: start("video") } }));
   }
 
   roomTitle(roomId) {

@@ -11,6 +11,8 @@ const NEAR_BOTTOM_PX = 60;
 const TYPING_RENEW_MS = 3000;
 const TYPING_IDLE_MS = 3000;
 const MODERATOR_ROLES = new Set(["leader", "co-leader"]);
+// A member in this room role was let in by a claimed crisis alert: everyone sees them labelled.
+export const RESPONDER_ROOM_ROLE = "crisis_responder";
 
 export class ChatView {
   /**
@@ -54,6 +56,7 @@ export class ChatView {
     this.jumpButton = el("button", { type: "button", class: "jump", i18n: "chat.new_below", hidden: true, on: { click: () => this.scrollToBottom() } });
     this.typingNode = el("p", { class: "typing", attrs: { "aria-live": "polite" } });
     this.safetyNode = el("p", { class: "safety-note", id: "safety-note" });
+    this.responderNode = el("p", { class: "responder-note", attrs: { role: "status" }, hidden: true });
     this.input = el("textarea", {
       id: "composer-input", rows: 2, maxLength: 4000, required: true, attrs: { "aria-describedby": "composer-hint" },
       i18nAttrs: { placeholder: "chat.placeholder" },
@@ -70,7 +73,7 @@ export class ChatView {
     const back = el("button", { type: "button", class: "back", i18n: "chat.back", on: { click: () => this.app.onBack() } });
     const root = el("section", { class: "chat", attrs: { "aria-labelledby": "chat-title" } },
       el("header", { class: "chat-header" }, back, el("div", { class: "chat-heading" }, this.titleNode, this.membersNode), this.headerExtras),
-      this.safetyNode, this.scroller, this.jumpButton, this.typingNode, this.composer);
+      this.responderNode, this.safetyNode, this.scroller, this.jumpButton, this.typingNode, this.composer);
     this.scroller.addEventListener("scroll", () => this.onScroll());
     return root;
   }
@@ -85,10 +88,12 @@ export class ChatView {
     s.addEventListener("typing", (e) => e.detail.roomId === this.roomId && this.renderTyping(), { signal });
     s.addEventListener("receipts", (e) => e.detail.roomId === this.roomId && this.renderReceipts(), { signal });
     s.addEventListener("incoming", (e) => e.detail.roomId === this.roomId && this.announce(e.detail.message), { signal });
+    s.addEventListener("responder_joined", (e) => e.detail.roomId === this.roomId && this.renderResponders(), { signal });
     this.app.outbox.addEventListener("change", (e) => e.detail.roomId === this.roomId && this.renderOutbox(), { signal });
     document.addEventListener("visibilitychange", () => this.markRead(), { signal });
-    onLanguageChange(() => !signal.aborted && (this.rerenderAll(), this.renderSafety()));
+    onLanguageChange(() => !signal.aborted && (this.rerenderAll(), this.renderSafety(), this.renderResponders()));
     this.renderMembers();
+    this.renderResponders();
     this.renderSafety();
     this.renderOutbox();
     if (this.room?.kind === "group") this.group = new GroupPanel(this);
@@ -170,6 +175,9 @@ export class ChatView {
     const author = mine ? t("chat.you") : this.store.memberName(this.roomId, message.sender_id) || t("chat.someone");
     const time = el("time", { dateTime: message.created_at, text: formatTime(message.created_at, currentLanguage()) });
     const meta = el("div", { class: "msg-meta" }, el("span", { class: "msg-author", text: author }), " ", time);
+    if (!mine && this.store.member(this.roomId, message.sender_id)?.room_role === RESPONDER_ROOM_ROLE) {
+      meta.append(" ", el("span", { class: "badge professional", i18n: `room_role.${RESPONDER_ROOM_ROLE}` }));
+    }
     if (message.edited_at && !message.deleted) meta.append(" ", el("span", { class: "msg-edited", i18n: "chat.edited" }));
     if (message.safety === "unscanned" || message.safety === "review") {
       meta.append(" ", el("span", { class: `msg-safety ${message.safety}`, i18n: `chat.safety_${message.safety}` }));
@@ -275,9 +283,25 @@ export class ChatView {
     }));
   }
 
+  /**
+   * Who is here as a crisis responder, said in words above the messages (not only as a badge):
+   * "has joined" when it just happened, "is a crisis responder" when opening the room later.
+   */
+  renderResponders() {
+    const justJoined = this.store.joinedResponders.get(this.roomId);
+    const responders = (this.room?.members || []).filter((m) => m.room_role === RESPONDER_ROOM_ROLE && m.id !== this.app.me.id);
+    const names = responders.map((m) => m.display_name || m.username).join(", ");
+    this.responderNode.hidden = !responders.length;
+    if (!responders.length) return;
+    this.responderNode.textContent = justJoined && responders.some((m) => m.id === justJoined.id)
+      ? t("chat.responder_joined", { name: justJoined.display_name })
+      : t("chat.responder_present", { name: names });
+  }
+
   onRoomChanged() {
     if (!this.room) return;
     this.renderMembers();
+    this.renderResponders();
     this.renderReceipts();
     this.renderSafety();
   }

@@ -1,13 +1,19 @@
 // "Get help now": crisis lines for where the person is, reachable from every page (signed in or
 // not), and the same lines shown gently when a message of theirs triggered `crisis:resources`.
+// What the person reads is only what helps them now: the lines to call (the interface's words
+// from the catalogs, the server's sentence already in their language), then their own safety plan.
+// How each number was checked is for responders and the data file, never for this card.
 import { el, show } from "./dom.js";
 import { currentLanguage, onLanguageChange, t } from "./i18n.js";
+import { SafetyPlanEditor, safetyPlanView } from "./safetyplan.js";
 
 let profile = { country: "" };
+let session = null; // the signed-in main-namespace Connection, for the safety plan
 
-/** Remember where the signed-in person is, so the lines are theirs (null when signed out). */
-export function setHelpProfile(user) {
+/** Remember where the signed-in person is and their connection (both null when signed out). */
+export function setHelpProfile(user, conn = null) {
   profile = { country: user?.country || "" };
+  session = user ? conn : null;
 }
 
 async function fetchLines() {
@@ -22,24 +28,27 @@ function safeUrl(url) {
   return /^https?:\/\//i.test(url || "") ? url : null;
 }
 
+function digits(number) {
+  return number.replace(/[^0-9+]/g, "");
+}
+
 /** One renderer for the HTTP answer and the crisis:resources event (same shape). */
 export function resourcesView(data) {
   const items = (data.hotlines || []).map((line) => {
     const contacts = el("ul", { class: "contacts" });
-    for (const number of line.phone || []) contacts.append(el("li", {}, el("a", { href: `tel:${number.replace(/[^0-9+]/g, "")}`, text: t("help.call", { number }) })));
-    for (const number of line.text || []) contacts.append(el("li", {}, el("a", { href: `sms:${number.replace(/[^0-9+]/g, "")}`, text: t("help.text", { number }) })));
+    for (const number of line.phone || []) contacts.append(el("li", {}, el("a", { href: `tel:${digits(number)}`, text: t("help.call", { number }) })));
+    for (const number of line.text || []) contacts.append(el("li", {}, el("a", { href: `sms:${digits(number)}`, text: t("help.text", { number }) })));
     const url = safeUrl(line.url);
     if (url) contacts.append(el("li", {}, el("a", { href: url, target: "_blank", rel: "noopener noreferrer", text: t("help.website") })));
     return el("li", { class: "hotline" },
       el("h3", { text: line.service }),
-      line.notes ? el("p", { class: "hint", text: line.notes }) : null,
-      contacts,
-      line.verified ? null : el("p", { class: "unverified", i18n: "help.unverified" }));
+      line.hours ? el("p", { class: "hint hours", text: line.hours }) : null,
+      contacts);
   });
   return el("div", { class: "resources" },
     data.message ? el("p", { class: "resources-message", text: data.message }) : null,
     data.emergency && !data.message ? el("p", { class: "resources-message", text: t("help.emergency", { number: data.emergency }) }) : null,
-    el("p", { text: data.hotlines_intro || "" }),
+    el("p", { i18n: "help.lead" }),
     el("ul", { class: "hotlines" }, items));
 }
 
@@ -47,13 +56,14 @@ export function installHelp() {
   const button = document.getElementById("help-button");
   const body = el("div", { class: "help-body" }, el("p", { i18n: "help.loading" }));
   const close = el("button", { type: "button", class: "primary", i18n: "help.close", on: { click: () => dialog.close() } });
+  const planButton = el("button", { type: "button", i18n: "help.my_plan", on: { click: () => editPlan() } });
   const dialog = el("dialog", { class: "help-dialog", attrs: { "aria-labelledby": "help-title" } },
     el("h2", { id: "help-title", i18n: "help.title" }),
-    el("p", { class: "lead", i18n: "help.lead" }),
-    body, close);
+    body, el("div", { class: "row" }, close, planButton));
   document.body.append(dialog);
   async function open() {
-    dialog.showModal();
+    if (!dialog.open) dialog.showModal();
+    planButton.hidden = !session;
     close.focus();
     try {
       show(body, resourcesView(await fetchLines()));
@@ -61,16 +71,50 @@ export function installHelp() {
       show(body, el("p", { i18n: "help.offline" }));
     }
   }
+  async function editPlan() {
+    const editor = new SafetyPlanEditor(session, () => { open(); planButton.focus(); });
+    planButton.hidden = true;
+    show(body, editor.root);
+    try {
+      await editor.load();
+    } catch {
+      show(body, el("p", { i18n: "help.offline" }));
+      return;
+    }
+    editor.root.querySelector("textarea").focus();
+  }
   button.addEventListener("click", open);
   dialog.addEventListener("close", () => button.focus());
-  onLanguageChange(() => dialog.open && open());
+  onLanguageChange(() => dialog.open && !body.querySelector(".plan-editor") && open());
   button.hidden = false;
 }
 
 /** Show the lines sent after a risky message: a calm card, not a modal that blocks the chat. */
-export function showCrisisResources(data) {
+export async function showCrisisResources(data) {
   const slot = document.getElementById("support-card");
   const dismiss = el("button", { type: "button", class: "small", i18n: "help.dismiss", on: { click: () => { slot.hidden = true; } } });
-  show(slot, el("h2", { id: "support-title", text: data.title || t("help.title") }), resourcesView(data), dismiss);
+  const plan = el("section", { class: "support-plan", hidden: !data.has_safety_plan, attrs: { "aria-labelledby": "support-plan-title" } },
+    el("h3", { id: "support-plan-title", i18n: "help.your_plan" }));
+  show(slot, el("div", { class: "support-head" }, el("h2", { id: "support-title", i18n: "help.title" }), dismiss),
+    el("div", { class: "support-news", attrs: { role: "status" } }),
+    resourcesView(data), plan);
+  slot.hidden = false;
+  if (data.has_safety_plan && session) {
+    const reply = await session.call("safety_plan:get", {}).catch(() => null);
+    if (reply) plan.append(safetyPlanView(reply.plan));
+  }
+}
+
+/** A responder reached out: say so on the card (shown again if hidden) with one way into the room. */
+export function showResponderJoined({ room_id: roomId, responder }, openRoom) {
+  const slot = document.getElementById("support-card");
+  let news = slot.querySelector(".support-news");
+  if (!news) {
+    const dismiss = el("button", { type: "button", class: "small", i18n: "help.dismiss", on: { click: () => { slot.hidden = true; } } });
+    news = el("div", { class: "support-news", attrs: { role: "status" } });
+    show(slot, el("div", { class: "support-head" }, el("h2", { id: "support-title", i18n: "help.title" }), dismiss), news);
+  }
+  show(news, el("p", { class: "resources-message", text: t("help.responder_joined", { name: responder.display_name }) }),
+    el("button", { type: "button", class: "primary", i18n: "help.open_conversation", on: { click: () => openRoom(roomId) } }));
   slot.hidden = false;
 }

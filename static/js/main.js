@@ -6,7 +6,7 @@ import { ChatView } from "./chat.js";
 import { Connection } from "./connection.js";
 import { el, show } from "./dom.js";
 import { GROUP_CREATOR_ROLES, GroupCreator, GroupInvitations } from "./groupcreate.js";
-import { installHelp, setHelpProfile, showCrisisResources } from "./help.js";
+import { installHelp, setHelpProfile, showCrisisResources, showResponderJoined } from "./help.js";
 import { LANGUAGES, applyTranslations, currentLanguage, onLanguageChange, preferredLanguage, setLanguage, t } from "./i18n.js";
 import { Outbox } from "./outbox.js";
 import { SettingsView, followInterfaceLanguage } from "./profile.js";
@@ -92,8 +92,11 @@ function workspace({ token, user }) {
       onBack: () => closeRoom(),
     };
     window.mv = app; // for the browser console and the end-to-end tests' diagnostics
-    setHelpProfile(user);
+    setHelpProfile(user, conn);
     conn.on("crisis:resources", showCrisisResources);
+    store.addEventListener("responder_joined", ({ detail }) => {
+      if (detail.responder.id !== user.id) showResponderJoined({ room_id: detail.roomId, responder: detail.responder }, app.openConversation);
+    });
     app.translations = new Translations(app);
     app.calls = new CallManager(app);
     const stopFollowingLanguage = followInterfaceLanguage(app);
@@ -176,6 +179,12 @@ function workspace({ token, user }) {
       }
     }
     app.showSection = showSection;
+    /** Open a room from outside the room list (the responder console, the crisis card) in one step. */
+    app.openConversation = async (roomId) => {
+      if (!store.rooms.has(roomId)) await store.join(roomId);
+      showSection("chats");
+      await openRoom(roomId);
+    };
     for (const section of sections) {
       section.button = el("button", { type: "button", i18n: section.label, on: { click: () => showSection(section.id) } });
     }

@@ -5,6 +5,7 @@
 //   "timeline" detail {roomId, added, changed}
 //   "presence" / "typing" / "receipts"  detail {roomId}
 //   "incoming" detail {roomId, message}  a live message from someone else (for notices)
+//   "responder_joined" detail {roomId, responder}  a crisis responder from MentalVerse joined a room
 import { Timeline } from "./timeline.js";
 
 const PAGE_SIZE = 50;
@@ -25,6 +26,7 @@ export class RoomStore extends EventTarget {
     this.online = new Map(); // roomId -> Set(userId)
     this.typing = new Map(); // roomId -> Map(userId -> expiry timer)
     this.filling = new Map(); // roomId -> Promise of a running gap fill
+    this.joinedResponders = new Map(); // roomId -> the crisis responder who joined during this visit
     // Extra message:history fields a feature asks for (translation: {translate_to}).
     this.historyOptions = () => ({});
     this.listen();
@@ -41,6 +43,14 @@ export class RoomStore extends EventTarget {
       this.join(room.id).catch(() => {});
     });
     c.on("message:new", (message) => this.receive(message));
+    c.on("room:responder_joined", ({ room_id, responder }) => {
+      // The member list (with the responder's room role) comes fresh from room:join; a private
+      // crisis room the writer did not know yet is added the same way.
+      this.joinedResponders.set(room_id, responder);
+      this.join(room_id)
+        .catch(() => {})
+        .then(() => this.emit("responder_joined", { roomId: room_id, responder }));
+    });
     c.on("group:action", ({ room_id, action }) => {
       if (MEMBERSHIP_ACTIONS.has(action) && this.rooms.has(room_id)) this.join(room_id).catch(() => {});
     });
