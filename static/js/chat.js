@@ -279,7 +279,7 @@ export class ChatView {
         el("span", { class: "dot", attrs: { "aria-hidden": "true" } }),
         el("span", { text: m.display_name || m.username }),
         el("span", { class: "visually-hidden presence-label", i18n: online ? "presence.online" : "presence.offline" }),
-        m.room_role !== "member" ? el("span", { class: "badge", text: t(`room_role.${m.room_role}`) }) : null);
+        m.room_role !== "member" ? el("span", { class: m.room_role === RESPONDER_ROOM_ROLE ? "badge professional" : "badge", text: t(`room_role.${m.room_role}`) }) : null);
     }));
   }
 

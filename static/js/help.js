@@ -93,11 +93,12 @@ export function installHelp() {
 export async function showCrisisResources(data) {
   const slot = document.getElementById("support-card");
   const dismiss = el("button", { type: "button", class: "small", i18n: "help.dismiss", on: { click: () => { slot.hidden = true; } } });
+  // A responder who already reached out stays named when a later message brings the card back.
+  const news = slot.querySelector(".support-news") || el("div", { class: "support-news", attrs: { role: "status" } });
   const plan = el("section", { class: "support-plan", hidden: !data.has_safety_plan, attrs: { "aria-labelledby": "support-plan-title" } },
     el("h3", { id: "support-plan-title", i18n: "help.your_plan" }));
   show(slot, el("div", { class: "support-head" }, el("h2", { id: "support-title", i18n: "help.title" }), dismiss),
-    el("div", { class: "support-news", attrs: { role: "status" } }),
-    resourcesView(data), plan);
+    news, resourcesView(data), plan);
   slot.hidden = false;
   if (data.has_safety_plan && session) {
     const reply = await session.call("safety_plan:get", {}).catch(() => null);

@@ -163,7 +163,8 @@ function workspace({ token, user }) {
     const sections = [
       { id: "chats", label: "nav.chats", build: () => layout },
       { id: "schedule", label: "nav.schedule", build: () => (app.schedule = new ScheduleView(app)).root },
-      CONSOLE_ROLES.has(user.role) && { id: "crisis", label: "nav.crisis", build: () => (app.console = new ResponderConsole(app)).root },
+      // Coming back to the console re-reads the queue: first contact and claims made meanwhile show.
+      CONSOLE_ROLES.has(user.role) && { id: "crisis", label: "nav.crisis", build: () => (app.console = new ResponderConsole(app)).root, onShow: () => app.console?.refresh() },
       { id: "settings", label: "nav.settings", build: () => (app.settings = new SettingsView(app)).root },
     ].filter(Boolean);
     const built = new Map();
@@ -174,7 +175,9 @@ function workspace({ token, user }) {
           built.set(id, node === layout ? layout : el("div", { class: "section-view" }, node));
           main.append(built.get(id));
         }
+        const wasHidden = built.get(section.id)?.hidden;
         built.get(section.id)?.toggleAttribute("hidden", section.id !== id);
+        if (section.id === id && wasHidden) section.onShow?.();
         section.button.setAttribute("aria-current", section.id === id ? "page" : "false");
       }
     }

@@ -235,9 +235,9 @@ export class RoomStore extends EventTarget {
     return member ? member.display_name || member.username : "";
   }
 
-  /** The other person of a direct room (null for groups). */
+  /** The other person of a two-person room: direct, or a private crisis room (null for groups). */
   peer(room) {
-    return room.kind === "direct" ? room.members.find((m) => m.id !== this.me.id) ?? null : null;
+    return room.kind === "direct" || room.kind === "crisis" ? room.members.find((m) => m.id !== this.me.id) ?? null : null;
   }
 
   title(room) {
