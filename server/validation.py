@@ -41,7 +41,7 @@ NOT_JSON = N_("The payload is not valid JSON.")
 
 
 def check_value(value: Any, root: str = "") -> None:
-    """Refuse a decoded value that breaks a wire rule, naming the first offending field.
+    """Refuse a decoded value that breaks a wire rule, naming an offending field.
 
     Iterative, so a value as deep as the decoder allows cannot exhaust Python's recursion limit.
     """
@@ -68,7 +68,7 @@ def check_value(value: Any, root: str = "") -> None:
                 pending.extend((child, f"{path}[{i}]", depth + 1) for i, child in enumerate(item))
 
 
-def decode_json(text: str | bytes, root: str = "") -> Any:
+def decode_json(text: str | bytes) -> Any:
     """JSON text to a value that obeys the wire rules, or InvalidPayload (the HTTP bodies' reader)."""
     try:
         value = loads(text)
@@ -76,7 +76,7 @@ def decode_json(text: str | bytes, root: str = "") -> Any:
         raise InvalidPayload(TOO_DEEP) from None
     except ValueError:
         raise InvalidPayload(NOT_JSON) from None
-    check_value(value, root)
+    check_value(value)
     return value
 
 
