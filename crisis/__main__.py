@@ -5,12 +5,15 @@ object per line (tier, language, matches, reasons, …), so moderators and clini
 detector over exported chat without writing code. ``python -m crisis train`` rebuilds the
 classifier (crisis/classifier_model.json) from crisis/training/data; ``python -m crisis evaluate``
 prints its precision/recall on texts it did not train on. Both need the ``training`` extra.
+``python -m crisis export-outcomes FILE`` writes resolved alerts as labelled JSON lines (crisis/export.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
+from pathlib import Path
 
 import orjson
 
@@ -37,7 +40,13 @@ def main(argv: list[str] | None = None) -> int:
                              help="use --lang as is, without identifying longer messages")
     commands.add_parser("train", help="rebuild crisis/classifier_model.json from crisis/training/data")
     commands.add_parser("evaluate", help="print precision/recall per source, language and tier on held-out texts")
+    export_parser = commands.add_parser("export-outcomes", help="resolved alerts as labelled JSON lines, for evaluation")
+    export_parser.add_argument("file", type=Path)
     args = parser.parse_args(argv)
+    if args.command == "export-outcomes":
+        from crisis.export import run_export
+
+        return asyncio.run(run_export(args.file))
     if args.command == "train":
         from crisis.training.train import MODEL_PATH, train_shipped_model  # needs the training extra
 

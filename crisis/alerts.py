@@ -16,15 +16,18 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crisis.detector import Detection
+from crisis.metrics import ALERTS, TIME_TO_CLAIM
+from crisis.outreach import after_access_ended, end_responder_access
 from server.audit import record_audit
 from server.errors import Conflict, Forbidden, InvalidPayload, NotFound
 from server.messages import history_page
-from server.storage.models import AuditEntry, CrisisAlert, Room, User, new_id
+from server.storage.models import AuditEntry, CrisisAlert, Membership, ResponderOnCall, Room, SafetyPlan, User, new_id
 
 if TYPE_CHECKING:
     from server.messages import SentMessage
@@ -36,6 +39,8 @@ RESPONDER_ROLES = ("responder",)
 SUPERVISOR_ROLES = ("professional", "admin")
 CONSOLE_ROLES = RESPONDER_ROLES + SUPERVISOR_ROLES
 STATUSES = ("open", "claimed", "resolved")
+# How an alert ended, for the responder report and the detector's labelled evaluation export.
+OUTCOMES = ("reached_safe", "referred", "emergency_services", "could_not_reach", "not_a_risk")
 EXCERPT_MAX_CHARS = 160
 NOTE_MAX_CHARS = 2000
 CONTEXT_MAX_MESSAGES = 100
@@ -63,6 +68,50 @@ def _detection_aad_id(alert_id: str) -> str:
     return f"alert-detection:{alert_id}"
 
 
+def _local_time(zone: str, now: datetime) -> str:
+    try:
+        return now.astimezone(ZoneInfo(zone)).isoformat()
+    except (ZoneInfoNotFoundError, ValueError):
+        return now.isoformat()
+
+
+async def _writers(session: AsyncSession, author_ids: set[str], now: datetime) -> dict[str, dict[str, Any]]:
+    """Who wrote: enough to greet them in their language at their hour, nothing of their profile else."""
+    if not author_ids:
+        return {}
+    rows = await session.scalars(select(User).where(User.id.in_(author_ids)))
+    return {
+        u.id: {
+            "id": u.id,
+            "display_name": u.display_name,
+            "language": (u.languages or [u.locale.replace("-", "_").split("_")[0]])[0],
+            "timezone": u.timezone,
+            "local_time": _local_time(u.timezone, now),
+        }
+        for u in rows
+    }
+
+
+async def _participant_roles(session: AsyncSession, rows: list[CrisisAlert]) -> dict[tuple[str, str], list[dict[str, str]]]:
+    """(room, writer) → the roles of everyone else in the room: who is around them, never who."""
+    room_ids = {r.room_id for r in rows}
+    if not room_ids:
+        return {}
+    members = (await session.execute(
+        select(Membership.room_id, Membership.user_id, User.role, Membership.role)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.room_id.in_(room_ids))
+        .order_by(Membership.joined_at)
+    )).all()
+    return {
+        (r.room_id, r.author_id): [
+            {"role": role, "room_role": room_role} for room_id, uid, role, room_role in members
+            if room_id == r.room_id and uid != r.author_id
+        ]
+        for r in rows
+    }
+
+
 async def alert_views(services: "Services", session: AsyncSession, rows: Iterable[CrisisAlert]) -> list[dict[str, Any]]:
     """The wire form of alerts: what a responder console needs to triage, and no more."""
     rows = list(rows)
@@ -71,7 +120,11 @@ async def alert_views(services: "Services", session: AsyncSession, rows: Iterabl
         uid: {"id": uid, "display_name": name}
         for uid, name in (await session.execute(select(User.id, User.display_name).where(User.id.in_(people_ids)))).all()
     } if people_ids else {}
+    author_ids = {r.author_id for r in rows}
     now = datetime.now(timezone.utc)
+    writers = await _writers(session, author_ids, now)
+    participants = await _participant_roles(session, rows)
+    with_plans = set(await session.scalars(select(SafetyPlan.user_id).where(SafetyPlan.user_id.in_(author_ids)))) if author_ids else set()
     ladder = services.crisis.ladder
     views = []
     for row in rows:
@@ -94,6 +147,13 @@ async def alert_views(services: "Services", session: AsyncSession, rows: Iterabl
             "claimed_at": _iso(row.claimed_at),
             "resolved_by": people.get(row.resolved_by) if row.resolved_by else None,
             "resolved_at": _iso(row.resolved_at),
+            "writer": writers.get(row.author_id),
+            "room": {"id": row.room_id, "kind": room.kind if room else None,
+                     "participants": participants.get((row.room_id, row.author_id), [])},
+            "has_safety_plan": row.author_id in with_plans,
+            "outcome": row.outcome,
+            "contact_at": _iso(row.contact_at),
+            "crisis_room_id": row.crisis_room_id,
         })
     return views
 
@@ -111,6 +171,12 @@ def _open_detection(services: "Services", room: Room | None, row: CrisisAlert) -
         return {}
     key = services.keyring.room_key(room.id, room.wrapped_key)
     return services.keyring.open_json(key, room.id, _detection_aad_id(row.id), row.detection_nonce, row.detection_ciphertext)
+
+
+def opened_finding(services: "Services", room: Room | None, row: CrisisAlert) -> tuple[str | None, dict[str, Any]]:
+    """The alert's excerpt and stored detection, opened with the room key (None and {} once shredded)."""
+    excerpt = _decrypt(services, room, _excerpt_aad_id(row.id), row.excerpt_nonce, row.excerpt_ciphertext)
+    return excerpt, _open_detection(services, room, row)
 
 
 async def raise_alert(services: "Services", sent: "SentMessage", detection: Detection) -> dict[str, Any]:
@@ -135,7 +201,9 @@ async def raise_alert(services: "Services", sent: "SentMessage", detection: Dete
         s.add(row)
         await record_audit(s, None, "crisis.alert", room_id=room.id, target_id=alert_id, detail={"tier": detection.tier})
         await s.flush()
-        return (await alert_views(services, s, [row]))[0]
+        view = (await alert_views(services, s, [row]))[0]
+    ALERTS.labels(str(detection.tier)).inc()
+    return view
 
 
 def _check_alert_id(alert_id: str) -> None:
@@ -175,16 +243,22 @@ async def acknowledge(services: "Services", user: "AuthUser", alert_id: str) -> 
             await record_audit(s, user.id, "crisis.ack", room_id=row.room_id, target_id=row.id, detail={"level": row.level})
         elif row.claimed_by != user.id:
             raise await _claimed_conflict(services, s, row)
-        return (await alert_views(services, s, [row]))[0], won.rowcount == 1
+        view = (await alert_views(services, s, [row]))[0]
+    if won.rowcount == 1:
+        TIME_TO_CLAIM.observe((now - _utc(row.created_at)).total_seconds())
+    return view, won.rowcount == 1
 
 
-async def resolve(services: "Services", user: "AuthUser", alert_id: str, note: str) -> tuple[dict[str, Any], bool]:
-    """Close an alert with a note. An unclaimed alert is claimed by its resolver; one claimed by
-    someone else can only be closed by a supervisor. Returns (view, newly resolved)."""
+async def resolve(services: "Services", user: "AuthUser", alert_id: str, outcome: str, note: str) -> tuple[dict[str, Any], bool]:
+    """Close an alert with its outcome and a note. An unclaimed alert is claimed by its resolver; one
+    claimed by someone else can only be closed by a supervisor. The claimant's access to the crisis
+    conversation ends with it. Returns (view, newly resolved)."""
     _check_alert_id(alert_id)
+    if outcome not in OUTCOMES:
+        raise InvalidPayload(f"outcome is one of {', '.join(OUTCOMES)}.", code="invalid_outcome")
     note = note.strip()
-    if not 1 <= len(note) <= NOTE_MAX_CHARS:
-        raise InvalidPayload(f"A resolution note has 1 to {NOTE_MAX_CHARS} characters.", code="invalid_note")
+    if len(note) > NOTE_MAX_CHARS:
+        raise InvalidPayload(f"A resolution note has at most {NOTE_MAX_CHARS} characters.", code="invalid_note")
     now = datetime.now(timezone.utc)
     async with services.db.transaction() as s:
         row = await s.get(CrisisAlert, alert_id, with_for_update=True)
@@ -200,12 +274,16 @@ async def resolve(services: "Services", user: "AuthUser", alert_id: str, note: s
         assert room is not None
         key = services.keyring.room_key(room.id, room.wrapped_key)
         row.note_nonce, row.note_ciphertext = services.keyring.encrypt_body(key, room.id, _note_aad_id(row.id), note)
+        ended = await end_responder_access(s, row, row.claimed_by) if row.claimed_by else None
         row.claimed_by = row.claimed_by or user.id
         row.claimed_at = row.claimed_at or now
         row.status, row.resolved_by, row.resolved_at, row.escalate_at = "resolved", user.id, now, None
-        await record_audit(s, user.id, "crisis.resolve", room_id=row.room_id, target_id=row.id)
+        row.outcome = outcome
+        await record_audit(s, user.id, "crisis.resolve", room_id=row.room_id, target_id=row.id, detail={"outcome": outcome})
         await s.flush()
-        return (await alert_views(services, s, [row]))[0], True
+        view = (await alert_views(services, s, [row]))[0]
+    await after_access_ended(services, ended)
+    return view, True
 
 
 async def list_alerts(services: "Services", status: str | None = None, *, with_notes: bool = False) -> list[dict[str, Any]]:
@@ -275,3 +353,33 @@ async def access_log(services: "Services", alert_id: str) -> list[dict[str, Any]
             {"at": _iso(r.at), "actor_id": r.actor_id, "action": r.action, "detail": r.detail}
             for r in rows
         ]
+
+
+async def hand_over(services: "Services", user: "AuthUser", to_user_id: str) -> list[dict[str, Any]]:
+    """Move the caller's claimed, unresolved alerts to a responder who is on call; returns their views.
+
+    The claim changes hands, not the clock: ``claimed_at`` (time to claim) and ``contact_at`` stay.
+    The caller's access to each crisis conversation ends; the new holder reaches out themselves.
+    """
+    if to_user_id == user.id:
+        raise InvalidPayload("Hand your alerts to someone else.", code="handover_to_self")
+    async with services.db.transaction() as s:
+        target = await s.get(User, to_user_id) if 1 <= len(to_user_id) <= 64 else None
+        on_call = await s.get(ResponderOnCall, to_user_id) if target is not None else None
+        if target is None or target.banned or target.role not in CONSOLE_ROLES or on_call is None:
+            raise Conflict("Alerts can only be handed to a responder who is on call.", code="not_on_call")
+        rows = list(await s.scalars(
+            select(CrisisAlert).where(CrisisAlert.status == "claimed", CrisisAlert.claimed_by == user.id)
+            .order_by(CrisisAlert.created_at).with_for_update()
+        ))
+        ended = []
+        for row in rows:
+            ended.append(await end_responder_access(s, row, user.id))
+            row.claimed_by = to_user_id
+            await record_audit(s, user.id, "crisis.handover", room_id=row.room_id, target_id=row.id,
+                               detail={"to": to_user_id})
+        await s.flush()
+        views = await alert_views(services, s, rows)
+    for gone in ended:
+        await after_access_ended(services, gone)
+    return views

@@ -97,6 +97,14 @@ async def set_on_call(services: "Services", user_id: str, on: bool) -> int:
         return len(list(await s.scalars(select(ResponderOnCall.user_id))))
 
 
+async def on_call_state(services: "Services", user_id: str) -> tuple[bool, int]:
+    """(is this responder on call, how many are), as stored: it outlives sign-outs and restarts."""
+    async with services.db.read() as s:
+        mine = await s.get(ResponderOnCall, user_id)
+        count = len(list(await s.scalars(select(ResponderOnCall.user_id))))
+    return mine is not None, count
+
+
 async def escalate_due_alerts(services: "Services", now: datetime | None = None) -> int:
     """Move every due, unclaimed alert one level up and tell the wider audience; returns how many.
 

@@ -42,6 +42,7 @@ class Hotline:
     verified: bool
     emergency: str | None  # the country's general emergency number
     notes: str = ""
+    hours: str | None = None  # "24/7" when the source says so; None when not known
 
 
 def _hotline(raw: dict, country: str, emergency: str | None) -> Hotline:
@@ -59,6 +60,7 @@ def _hotline(raw: dict, country: str, emergency: str | None) -> Hotline:
         verified=bool(raw["verified"]),
         emergency=emergency,
         notes=raw.get("notes", ""),
+        hours=raw.get("hours"),
     )
 
 

@@ -2,10 +2,12 @@
 few gentle words in their own language.
 
 The lines come from the hotline directory (``crisis.hotlines``), chosen by the person's country,
-else their locale. Entries that were never confirmed against a source page are still shown (a
-possibly stale number beats no number in a crisis) but carry ``verified: false`` so clients can
-say so. The words come from the server's translation catalogs, so they are reviewed with the rest
-of the interface text.
+else their locale. The card shows only what helps the person now: who to call or text, and when
+they answer. How and when each number was checked (``verified``, ``last_verified``, ``source``,
+``notes``) stays in the data file, for the people who maintain
+it (``stale_entries``): a note such as "not confirmed recently" helps nobody in a crisis, and an unconfirmed number is
+still shown (a possibly stale number beats no number). Every sentence comes from the server's
+translation catalogs in the person's language, so it is reviewed with the rest of the interface.
 """
 
 from __future__ import annotations
@@ -13,35 +15,35 @@ from __future__ import annotations
 from typing import Any
 
 from crisis.hotlines import Hotline, hotlines_for
-from server.i18n import gettext_for, negotiate_locale
+from server.i18n import N_, Gettext, gettext_for, negotiate_locale
 
 # Detector tier from which a responder is alerted (tier 1 only offers resources and flags mentors).
 ALERT_TIER = 2
+OPEN_ALL_HOURS = N_("Open 24 hours, every day")
+# The directory's opening-hours codes, as the card says them.
+HOURS = {"24/7": OPEN_ALL_HOURS}
 
 
-def hotline_view(line: Hotline) -> dict[str, Any]:
-    """One crisis line as clients show it, with where and when its numbers were checked."""
+def hotline_view(line: Hotline, t: Gettext) -> dict[str, Any]:
+    """One crisis line as the person's card shows it: how to reach it and when, in their language."""
     return {
-        "country": line.country,
         "service": line.service,
         "phone": list(line.phone),
         "text": list(line.text),
         "url": line.url,
-        "languages": list(line.languages),
-        "emergency": line.emergency,
-        "verified": line.verified,
-        "last_verified": line.last_verified.isoformat() if line.last_verified else None,
-        "source": line.source,
-        "notes": line.notes,
+        "hours": t(HOURS[line.hours]) if line.hours in HOURS else None,
+        "country": line.country,
     }
 
 
-def crisis_resources(*, country: str, locale: str, tier: int, responders_alerted: bool) -> dict[str, Any]:
+def crisis_resources(*, country: str, locale: str, tier: int, responders_alerted: bool,
+                     has_safety_plan: bool | None = None) -> dict[str, Any]:
     """The ``crisis:resources`` payload (without the message ids) for one person.
 
     The emergency sentence is only written when the country's emergency number is known: naming a
     wrong number to someone in danger is worse than naming none. Likewise the person is told a
-    professional was notified only when an alert was actually stored.
+    professional was notified only when an alert was actually stored. ``has_safety_plan`` is
+    said only by a caller that looked it up (the signed-out help page cannot).
     """
     lines = hotlines_for(country or None, locale or None)
     emergency = next((line.emergency for line in lines if line.emergency), None)
@@ -52,12 +54,16 @@ def crisis_resources(*, country: str, locale: str, tier: int, responders_alerted
         sentences.append(t("You are not alone. If you are in danger right now, call {emergency}.", emergency=emergency))
     if responders_alerted:
         sentences.append(t("A trained professional has been notified and will reach out to you."))
-    return {
+    card: dict[str, Any] = {
         "tier": tier,
         "locale": language,
         "title": t("Talk to someone now"),
         "message": " ".join(sentences),
         "hotlines_intro": t("These services are free and confidential:"),
-        "hotlines": [hotline_view(line) for line in lines],
+        "hotlines": [hotline_view(line, t) for line in lines],
         "emergency": emergency,
+        "responders_alerted": responders_alerted,
     }
+    if has_safety_plan is not None:
+        card["has_safety_plan"] = has_safety_plan
+    return card

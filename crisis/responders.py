@@ -10,7 +10,8 @@ sent every alert still waiting for a claim, so an alert raised while nobody was 
 before a restart) is not missed.
 
 Events (all acked ``{ok, ...}`` or ``{ok: false, error}``): ``crisis:list``, ``crisis:ack``,
-``crisis:resolve``, ``crisis:context``, ``crisis:on_call``, ``crisis:audit``. Pushed:
+``crisis:reach_out``, ``crisis:leave``, ``crisis:resolve``, ``crisis:context``, ``crisis:safety_plan``,
+``crisis:report``, ``crisis:on_call``, ``crisis:state``, ``crisis:handover``, ``crisis:audit``. Pushed:
 ``crisis:alert``, ``crisis:escalated``, ``crisis:claimed``, ``crisis:resolved``.
 """
 
@@ -23,14 +24,17 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Literal
 
 import msgspec
 
-from crisis import alerts
+from crisis import alerts, outreach, report, safety_plans
 from crisis.escalation import (
     ALL_RESPONDERS_ROOM,
     SUPERVISORS_ROOM,
     EscalationLadder,
     escalation_lifespan,
+    on_call_state,
     set_on_call,
 )
+from crisis.metrics import refresh_gauges
+from server.background import every
 from server.connections import admit_connection, enter_session_rooms
 from server.errors import AppError, Forbidden
 from server.events import EventContext, EventRouter
@@ -53,7 +57,21 @@ class AlertRef(msgspec.Struct, forbid_unknown_fields=True):
 
 class Resolve(msgspec.Struct, forbid_unknown_fields=True):
     alert_id: str
-    note: str
+    outcome: Literal["reached_safe", "referred", "emergency_services", "could_not_reach", "not_a_risk"]
+    note: str = ""
+
+
+class ReachOut(msgspec.Struct, forbid_unknown_fields=True):
+    alert_id: str
+    mode: Literal["join", "private"]
+
+
+class ReportRequest(msgspec.Struct, forbid_unknown_fields=True):
+    since: str | None = None
+
+
+class Handover(msgspec.Struct, forbid_unknown_fields=True):
+    to_user_id: str
 
 
 class ContextRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -75,6 +93,7 @@ class ResponderConsole:
     def __init__(self, services: "Services", ladder: EscalationLadder) -> None:
         self.services = services
         self.ladder = ladder
+        self.contacts = outreach.ContactWatch()
         # Replay tasks started from connect handlers; kept so they are not garbage-collected.
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -113,6 +132,7 @@ def setup(services: "Services") -> None:
         settings.escalation_chain, settings.escalation_step_seconds, settings.escalation_poll_seconds
     )
     services.crisis = ResponderConsole(services, ladder)
+    services.messages.after_fanout.append(services.crisis.contacts)
     _install_namespace(services)
 
 
@@ -146,9 +166,17 @@ def _install_namespace(services: "Services") -> None:
         return {"ok": False, "error": {"code": "unknown_event", "message": f"There is no event called {str(event)[:64]!r}."}}
 
 
+async def refresh_from_database(services: "Services") -> None:
+    """What every process re-reads: conversations waiting for a first reply, and the gauges."""
+    services.crisis.contacts.replace(await outreach.waiting_conversations(services))
+    await refresh_gauges(services)
+
+
 @contextlib.asynccontextmanager
 async def lifespan(services: "Services") -> AsyncIterator[None]:
-    async with escalation_lifespan(services):
+    async with escalation_lifespan(services), every(
+        outreach.CONTACT_REFRESH_SECONDS, lambda: refresh_from_database(services), name="crisis-refresh", first_now=True
+    ):
         yield
 
 
@@ -169,9 +197,20 @@ async def on_ack(ctx: EventContext, p: AlertRef) -> dict[str, Any]:
     return {"alert": view, "already_claimed": not newly}
 
 
+@router.on("crisis:reach_out", ReachOut, namespace=NAMESPACE, roles=alerts.CONSOLE_ROLES, ordered=True)
+async def on_reach_out(ctx: EventContext, p: ReachOut) -> dict[str, Any]:
+    return {"room": await outreach.reach_out(ctx.services, ctx.user, p.alert_id, p.mode)}
+
+
+@router.on("crisis:leave", AlertRef, namespace=NAMESPACE, roles=alerts.CONSOLE_ROLES, ordered=True)
+async def on_leave(ctx: EventContext, p: AlertRef) -> dict[str, Any]:
+    await outreach.leave(ctx.services, ctx.user, p.alert_id)
+    return {}
+
+
 @router.on("crisis:resolve", Resolve, namespace=NAMESPACE, roles=alerts.CONSOLE_ROLES, ordered=True)
 async def on_resolve(ctx: EventContext, p: Resolve) -> dict[str, Any]:
-    view, newly = await alerts.resolve(ctx.services, ctx.user, p.alert_id, p.note)
+    view, newly = await alerts.resolve(ctx.services, ctx.user, p.alert_id, p.outcome, p.note)
     if newly:
         await ctx.services.crisis.broadcast("crisis:resolved", view)
     return {"alert": view, "already_resolved": not newly}
@@ -182,9 +221,33 @@ async def on_context(ctx: EventContext, p: ContextRequest) -> dict[str, Any]:
     return await alerts.open_context(ctx.services, ctx.user, p.alert_id, p.limit)
 
 
+@router.on("crisis:safety_plan", AlertRef, namespace=NAMESPACE, roles=alerts.CONSOLE_ROLES)
+async def on_safety_plan(ctx: EventContext, p: AlertRef) -> dict[str, Any]:
+    return {"plan": await safety_plans.plan_for_responder(ctx.services, ctx.user, p.alert_id)}
+
+
+@router.on("crisis:report", ReportRequest, namespace=NAMESPACE, roles=alerts.CONSOLE_ROLES)
+async def on_report(ctx: EventContext, p: ReportRequest) -> dict[str, Any]:
+    return await report.responder_report(ctx.services, ctx.user, p.since)
+
+
 @router.on("crisis:on_call", OnCall, namespace=NAMESPACE, roles=alerts.CONSOLE_ROLES, ordered=True)
 async def on_on_call(ctx: EventContext, p: OnCall) -> dict[str, Any]:
     return {"on_call": p.on, "on_call_count": await set_on_call(ctx.services, ctx.user.id, p.on)}
+
+
+@router.on("crisis:state", namespace=NAMESPACE, roles=alerts.CONSOLE_ROLES)
+async def on_state(ctx: EventContext, _p: Any) -> dict[str, Any]:
+    on_call, count = await on_call_state(ctx.services, ctx.user.id)
+    return {"on_call": on_call, "on_call_count": count}
+
+
+@router.on("crisis:handover", Handover, namespace=NAMESPACE, roles=alerts.CONSOLE_ROLES, ordered=True)
+async def on_handover(ctx: EventContext, p: Handover) -> dict[str, Any]:
+    views = await alerts.hand_over(ctx.services, ctx.user, p.to_user_id)
+    for view in views:
+        await ctx.services.crisis.broadcast("crisis:claimed", view)
+    return {"alerts": views}
 
 
 @router.on("crisis:audit", AlertRef, namespace=NAMESPACE, roles=alerts.SUPERVISOR_ROLES)

@@ -12,7 +12,7 @@ from .config import Settings
 from .connections import publish_disconnect_user
 from .errors import AppError
 from .keyring import decode_key, key_id, unwrap_key, wrap_key
-from .storage.models import Room
+from .storage.models import Room, SafetyPlan
 
 USAGE = """usage:
   python -m server users grant USERNAME ROLE
@@ -110,6 +110,10 @@ async def rotate_master_key(services, new_master: bytes) -> int:  # type: ignore
             room.wrapped_key = wrap_key(new_master, room.id, data_key)
             room.master_key_id = key_id(new_master)
             count += 1
+        # Safety plans carry a data key of their own, wrapped the same way (crisis/safety_plans.py).
+        for plan in await s.scalars(select(SafetyPlan)):
+            record = f"safety-plan:{plan.user_id}"
+            plan.wrapped_key = wrap_key(new_master, record, unwrap_key(old_master, record, plan.wrapped_key))
     if not services.settings.master_key:
         from .keyring import encode_key
 

@@ -16,7 +16,7 @@ from typing import AsyncIterator
 import socketio
 from aiohttp import web
 
-from crisis import monitoring as crisis_monitoring, responders as crisis_responders
+from crisis import monitoring as crisis_monitoring, responders as crisis_responders, safety_plans as crisis_safety_plans
 from . import cluster, connections, http_api, messages, presence, profile, rooms, wirejson
 from . import agenda, groups, leadership, moderation
 from . import heap, wireguard
@@ -53,6 +53,7 @@ FEATURES: tuple = (connections, rooms, messages, presence, cluster, call_events,
 FEATURES += (groups, leadership, moderation, agenda)  # group rooms (issue 4)
 FEATURES += (heap,)  # gives freed memory back to the OS after connection churn (issue 10)
 FEATURES += (help_lines,)  # the web client's "get help now" (issue 9)
+FEATURES += (crisis_safety_plans,)  # the writer's own safety plan (issue 15)
 FEATURES += (rewards_events, scheduling_events, matching_events)  # sessions, matching, rewards (issue 5)
 
 

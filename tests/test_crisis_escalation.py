@@ -145,7 +145,8 @@ async def test_a_responder_gets_the_alert_at_once_claims_it_and_the_escalation_s
     listed = {x["id"]: x for x in (await r2.call("crisis:list"))["alerts"]}
     assert listed[alert["id"]]["status"] == "claimed" and listed[alert["id"]]["level"] == 0
 
-    done = await r1.call("crisis:resolve", {"alert_id": alert["id"], "note": "Called the mentee; safe with family tonight."})
+    done = await r1.call("crisis:resolve", {"alert_id": alert["id"], "outcome": "reached_safe",
+                                            "note": "Called the mentee; safe with family tonight."})
     assert done["ok"] and done["alert"]["status"] == "resolved"
     await r2.wait_for("crisis:resolved", lambda d: d["id"] == alert["id"])
     resolved = {x["id"]: x for x in (await r2.call("crisis:list", {"status": "resolved"}))["alerts"]}
@@ -290,7 +291,6 @@ async def test_resources_come_in_the_writers_language_with_their_countrys_lines(
     resources = await a.wait_for("crisis:resources", lambda d: d["message_id"] == message["id"])
     assert resources["locale"] == "es" and "No estás solo" in resources["message"]
     assert resources["hotlines"][0]["country"] == "MX" and resources["emergency"] == "911"
-    assert all("verified" in line and "last_verified" in line for line in resources["hotlines"])
     await close_all(mentee, mentor)
 
 
