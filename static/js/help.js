@@ -95,15 +95,18 @@ export async function showCrisisResources(data) {
   const dismiss = el("button", { type: "button", class: "small", i18n: "help.dismiss", on: { click: () => { slot.hidden = true; } } });
   // A responder who already reached out stays named when a later message brings the card back.
   const news = slot.querySelector(".support-news") || el("div", { class: "support-news", attrs: { role: "status" } });
-  const plan = el("section", { class: "support-plan", hidden: !data.has_safety_plan, attrs: { "aria-labelledby": "support-plan-title" } },
+  const plan = el("section", { class: "support-plan", hidden: true, attrs: { "aria-labelledby": "support-plan-title" } },
     el("h3", { id: "support-plan-title", i18n: "help.your_plan" }));
   show(slot, el("div", { class: "support-head" }, el("h2", { id: "support-title", i18n: "help.title" }), dismiss),
     news, resourcesView(data), plan);
   slot.hidden = false;
-  if (data.has_safety_plan && session) {
-    const reply = await session.call("safety_plan:get", {}).catch(() => null);
-    if (reply) plan.append(safetyPlanView(reply.plan));
-  }
+  // The plan is the writer's own, readable by them at any time: a card that does not say whether
+  // one exists (has_safety_plan absent) still shows it when there is one.
+  if (data.has_safety_plan === false || !session) return;
+  const reply = await session.call("safety_plan:get", {}).catch(() => null);
+  if (!reply?.plan) return;
+  plan.append(safetyPlanView(reply.plan));
+  plan.hidden = false;
 }
 
 /** A responder reached out: say so on the card (shown again if hidden) with one way into the room. */
