@@ -140,6 +140,14 @@ TABLE: dict[tuple[str, str], Row] = {
     ("/responders", "crisis:context"): Row(CONSOLE),
     ("/responders", "crisis:on_call"): Row(CONSOLE),
     ("/responders", "crisis:audit"): Row(SUPERVISOR),
+    ("/responders", "crisis:reach_out"): Row(CONSOLE),
+    ("/responders", "crisis:leave"): Row(CONSOLE),
+    ("/responders", "crisis:safety_plan"): Row(CONSOLE),
+    ("/responders", "crisis:report"): Row(CONSOLE),
+    ("/responders", "crisis:state"): Row(CONSOLE),
+    ("/responders", "crisis:handover"): Row(CONSOLE),
+    ("/", "safety_plan:get"): Row(EVERYONE),
+    ("/", "safety_plan:set"): Row(EVERYONE),
 }
 
 # HTTP: "public", "signed_in" (bearer token), "capability" (a secret in the URL, a signed
