@@ -176,6 +176,14 @@ async def test_a_private_crisis_room_is_closed_by_resolving_with_an_outcome_and_
     assert [x["sender_id"] for x in history["messages"]] == [responder.id, writer.id]
     contacted = await wait_for_contact(desk, alert["id"])
     assert contacted["contact_at"] is not None
+    # Audio first, with the ordinary calls.
+    started = await chat.call("call:start", {"room_id": crisis_room["id"], "media": "audio"})
+    assert started["ok"] and started["call"]["media"] == "audio", started
+    ring = await w.wait_for("call:ring", lambda d: d["call"]["id"] == started["call"]["id"])
+    assert ring["from"]["id"] == responder.id
+    assert (await w.call("call:accept", {"call_id": started["call"]["id"]}))["ok"]
+    assert (await chat.wait_for("call:accepted"))["user_id"] == writer.id
+    assert (await chat.call("call:end", {"call_id": started["call"]["id"]}))["ok"]
 
     missing = await desk.call("crisis:resolve", {"alert_id": alert["id"], "note": "Talked."})
     assert missing["ok"] is False and missing["error"]["code"] == "invalid_payload"
@@ -193,6 +201,7 @@ async def test_a_private_crisis_room_is_closed_by_resolving_with_an_outcome_and_
     assert (await chat.call("room:join", {"room_id": crisis_room["id"]}))["error"]["code"] == "forbidden"
     refused = await chat.call("message:send", {"room_id": crisis_room["id"], "client_id": uuid.uuid4().hex, "body": "hola"})
     assert refused["error"]["code"] == "forbidden"
+    assert (await chat.call("call:start", {"room_id": crisis_room["id"], "media": "audio"}))["error"]["code"] == "forbidden"
     assert (await w.call("room:join", {"room_id": crisis_room["id"]}))["ok"]
     closed = await desk.call("crisis:reach_out", {"alert_id": alert["id"], "mode": "private"})
     assert closed["ok"] is False and closed["error"]["code"] == "already_resolved"
