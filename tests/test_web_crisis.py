@@ -4,8 +4,8 @@ A mentee writes something that shows risk; a responder at the console claims the
 out in one click, they talk in the ordinary chat view and by audio call, and the responder closes
 the loop with an outcome that the report then counts. Around it: the card the writer sees is
 only what helps them, in their language, with its Hide button on screen on a phone; the console's
-"New crisis alert" line clears once its alert is taken or closed; on-call is a state the console
-shows after signing in again.
+"New crisis alert" line clears once its alert is taken or closed; a shift hands its open alerts
+to a colleague; on-call is a state the console shows after signing in again.
 
 The call needs addresses other than loopback, so, as in tests/test_web_calls.py, the server
 listens on the root end of a veth pair and Chromium runs inside the network namespace with a
@@ -221,7 +221,7 @@ async def test_a_spanish_writer_sees_a_fully_spanish_card_without_check_notes_an
     await expect(card).to_be_hidden()
 
 
-async def test_the_new_alert_line_clears_when_its_alert_is_claimed_or_resolved_and_on_call_survives_signing_in_again(people, crisis_server, tmp_path):  # type: ignore[no-untyped-def]
+async def test_the_new_alert_line_clears_when_its_alert_is_claimed_or_resolved_a_shift_hands_over_and_on_call_survives_signing_in_again(people, crisis_server, tmp_path):  # type: ignore[no-untyped-def]
     watcher_account = await register(crisis_server, role="responder", display_name="Watcher")
     colleague_account = await register(crisis_server, role="responder", display_name="Colleague")
     mentee_account, mentor_account = await register(crisis_server), await register(crisis_server, role="mentor")
@@ -252,6 +252,20 @@ async def test_the_new_alert_line_clears_when_its_alert_is_claimed_or_resolved_a
         await expect(line).to_be_empty()
         await screenshot(watcher, tmp_path, f"alert-line-cleared-after-{finish}")
 
+    # End of a shift: the alert the watcher holds goes to the colleague, now on call.
+    assert (await colleague.call("crisis:on_call", {"on": True}))["ok"]
+    sent = await mentee.call("message:send", {"room_id": room["id"], "client_id": "risk-handover", "body": "I want to die, I have the rope ready"})
+    assert sent["ok"], sent
+    alert = watcher.page.locator(".alert", has_text="I want to die, I have the rope ready")
+    await alert.get_by_role("button", name="Acknowledge — I'm on it").click()
+    await expect(alert.locator(".status")).to_have_text("Taken by Watcher")
+    await expect(line).to_be_empty()
+    await watcher.page.get_by_label("Hand my open alerts to (username)").fill(colleague_account.username)
+    await watcher.page.get_by_role("button", name="Hand over").click()
+    await expect(watcher.page.get_by_text("Your open alerts were handed to Colleague.")).to_be_visible()
+    await expect(alert.locator(".status")).to_have_text("Taken by Colleague")
+    await expect(alert.get_by_role("button", name="Resolve")).to_have_count(0)
+
     await watcher.page.get_by_role("button", name="Sign out").click()
     await watcher.sign_in(watcher_account.username)
     await expect(watcher.page.locator(".on-call-state")).to_have_text("You are on call")
@@ -263,6 +277,9 @@ async def test_the_new_alert_line_clears_when_its_alert_is_claimed_or_resolved_a
 async def test_a_responder_joins_the_writers_room_labelled_reads_the_plan_she_wrote_and_leaving_ends_access(people, crisis_server, tmp_path):  # type: ignore[no-untyped-def]
     responder_account = await register(crisis_server, role="responder", display_name="Sam")
     responder = await console_of(people, responder_account)
+    # New alerts go first to the responders on call (others in this module may be).
+    await responder.page.get_by_role("button", name="Start my on-call shift").click()
+    await expect(responder.page.locator(".on-call-state")).to_have_text("You are on call")
     mentee = await (await people()).register(prefix="ana", display_name="Ana", country="US")
     mentor = await (await people()).register(prefix="mo", display_name="Mo", role="mentor")
 

@@ -74,13 +74,15 @@ export function installHelp() {
   async function editPlan() {
     const editor = new SafetyPlanEditor(session, () => { open(); planButton.focus(); });
     planButton.hidden = true;
-    show(body, editor.root);
+    // The form appears once it holds the saved plan, so nothing typed is overwritten by the load.
+    show(body, el("p", { i18n: "plan.loading" }));
     try {
       await editor.load();
     } catch {
       show(body, el("p", { i18n: "help.offline" }));
       return;
     }
+    show(body, editor.root);
     editor.root.querySelector("textarea").focus();
   }
   button.addEventListener("click", open);

@@ -354,6 +354,7 @@ export class ResponderConsole {
       await this.conn.call("crisis:handover", { to_user_id: user.id });
       this.handoverInput.value = "";
       this.handoverStatus.textContent = t("crisis.handed_over", { name: user.display_name || user.username });
+      await this.refresh();
     } catch (error) {
       this.handoverError.textContent = errorText(error);
     }
