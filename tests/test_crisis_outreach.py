@@ -7,7 +7,9 @@ closes with an outcome that the report, the metrics and the evaluation export co
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
 import re
 import subprocess
 import sys
@@ -449,3 +451,19 @@ async def test_the_labelled_export_holds_tier_language_outcome_excerpt_and_reaso
     assert "plant" not in text and "private" not in text and writer.username not in text
     await desk.call("crisis:on_call", {"on": False})
     await close_all(writer, mentor, responder)
+
+
+async def test_a_safety_plan_stays_readable_after_the_master_key_is_rotated(restartable_outreach_server):
+    server = restartable_outreach_server
+    writer = await register(server)
+    w = await writer.connect()
+    assert (await w.call("safety_plan:set", {"plan": PLAN}))["ok"]
+    await close_all(writer)
+    server.stop()
+    new_key = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+    await asyncio.to_thread(server.cli, "keys", "rotate-master", new_key)
+    server.start()
+    writer = await sign_in(server, writer)  # token keys derive from the master key: everyone signs in again
+    w = await writer.connect()
+    assert (await w.call("safety_plan:get"))["plan"] == PLAN
+    await close_all(writer)
