@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -153,7 +153,7 @@ async def _private_room(services: "Services", s: AsyncSession, writer_id: str, r
     return room
 
 
-async def reach_out(services: "Services", user: "AuthUser", alert_id: str, mode: str) -> dict[str, Any]:
+async def reach_out(services: "Services", user: "AuthUser", alert_id: str, mode: Literal["join", "private"]) -> dict[str, Any]:
     """Open (or reopen) the crisis conversation of a claimed alert; returns its room view.
 
     Idempotent: once an alert has a crisis conversation, every call returns that room (and gives
@@ -182,6 +182,7 @@ async def reach_out(services: "Services", user: "AuthUser", alert_id: str, mode:
         waiting = row.contact_at is None
     if waiting:
         services.crisis.contacts.expect(room.id, user.id, alert_id)
+    log.info("crisis.reach_out", extra={"fields": {"alert_id": alert_id, "room_id": room.id, "joined": joined}})
     # A private room is new to the writer too; the writer's own room they know already.
     newcomers = [user.id] + ([uid for uid, _locale in audience] if view["kind"] == CRISIS_ROOM_KIND else [])
     for uid in newcomers:
