@@ -59,5 +59,9 @@ class ConversationWindows:
             self._windows.popitem(last=False)
         return [said.text for said in window if said.language == language]
 
+    def forget(self, room_id: str, writer_id: str) -> None:
+        """Drop a writer's window: their room is not monitored, so their words are not kept."""
+        self._windows.pop((room_id, writer_id), None)
+
     def __len__(self) -> int:
         return len(self._windows)

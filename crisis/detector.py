@@ -218,10 +218,11 @@ def detect_conversation(texts: Sequence[str], language: str | None = None) -> De
 
     Risk often builds over several messages ("so tired of everything" … "nothing matters
     anymore" … "I just want it to end") where no single one crosses the alert tier. The window
-    alerts when, read as one text, the lexicon finds alert-tier risk, or when its last
-    ``CONVERSATION_MIN_MESSAGES`` messages each read as somewhat risky and together as risk. A
-    newest message with no sign of risk ends the check at once, which keeps ordinary chat at the
-    cost of one message.
+    alerts when its last ``CONVERSATION_MIN_MESSAGES`` messages each read as somewhat risky and
+    together as risk; otherwise the newest message keeps its own grade (an earlier message that
+    alerted did so on its own, and must not page again for every later line). A newest message
+    with no sign of risk ends the check at once, which keeps ordinary chat at the cost of one
+    message.
     """
     newest = detect(texts[-1], language)
     if len(texts) < 2 or (newest.tier == 0 and (newest.probability or 0.0) < CONVERSATION_MIN_PROBABILITY):
@@ -233,10 +234,10 @@ def detect_conversation(texts: Sequence[str], language: str | None = None) -> De
     thresholds = load_classifier().thresholds_for(joined.language)
     built_up = (len(texts) == CONVERSATION_MIN_MESSAGES and leaning == len(texts) and not thresholds.lexicon_only
                 and (joined.probability or 0.0) >= max(thresholds.risk, CONVERSATION_JOINED_PROBABILITY))
-    if joined.tier >= 2 or built_up:
-        reason = f"risk built up over the writer's last {len(texts)} messages"
-        return replace(joined, tier=max(joined.tier, 2), reasons=(*joined.reasons, reason))
-    return joined
+    if not built_up:
+        return newest
+    reason = f"risk built up over the writer's last {len(texts)} messages"
+    return replace(joined, tier=max(newest.tier, 2), reasons=(*joined.reasons, reason))
 
 
 def _find_hits(words: list[str], lexicons: tuple[Lexicon, ...]) -> list[_Hit]:

@@ -123,7 +123,7 @@ class SafetyScanner:
                 log.exception("crisis.scan_failed", extra={"fields": {"room_id": outgoing.room_id, "attempt": attempt}})
         if detection is None:
             outgoing.safety = REVIEW
-        return functools.partial(act_on_scan, detection=detection)
+        return functools.partial(self.act_on_scan, detection=detection)
 
     async def _grade(self, services: "Services", outgoing: "OutgoingMessage") -> Detection:
         language = outgoing.language or outgoing.sender.locale or None
@@ -137,18 +137,21 @@ class SafetyScanner:
             detection, text = detect(english, SCAN_LANGUAGE, trust_language=True), english
         recent = self.windows.add(outgoing.room_id, outgoing.sender.id, text, detection.language)
         if detection.tier < ALERT_TIER and len(recent) > 1:
-            built_up = detect_conversation(recent, detection.language)
-            if built_up.tier > detection.tier:
-                return built_up
+            return detect_conversation(recent, detection.language)
         return detection
 
+    async def act_on_scan(self, services: "Services", sent: "SentMessage", *, detection: Detection | None) -> None:
+        """Act on one stored message's grade; runs before ``message:new`` goes out."""
+        if not sent.room.safety_monitoring:
+            self.windows.forget(sent.room.id, sent.sender.id)
+            if sent.view["safety"] is not None:
+                await _set_safety(services, sent, None)
+            return
+        await act_on_grade(services, sent, detection)
 
-async def act_on_scan(services: "Services", sent: "SentMessage", *, detection: Detection | None) -> None:
-    """Act on one stored message's grade; runs before ``message:new`` goes out."""
-    if not sent.room.safety_monitoring:
-        if sent.view["safety"] is not None:
-            await _set_safety(services, sent, None)
-        return
+
+async def act_on_grade(services: "Services", sent: "SentMessage", detection: Detection | None) -> None:
+    """Offer help, flag and alert as the grade of a message in a monitored room asks."""
     if sent.view["safety"] == UNSCANNED:
         UNSCANNED_MESSAGES.labels(_language_label(sent.view["language"])).inc()
         return
