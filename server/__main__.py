@@ -2,6 +2,7 @@
 
     python -m server [serve] [--host H --port P ...]   run the server
     python -m server users grant USERNAME ROLE          grant a privileged role
+    python -m server users ban|export|delete USERNAME   suspend, export their data, erase them
     python -m server keys rotate-master NEW_KEY         re-wrap every room key with a new master key
     python -m server keys rotate-signing                start signing tokens with a new key
     python -m server translation install FILE... | list
@@ -18,6 +19,9 @@ from .config import Settings
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if {"-h", "--help", "help"} & set(argv):
+        print(__doc__.strip() + "\n\noptions (each also an environment variable):\n" + Settings().cli_help())
+        return 0
     command = argv[0] if argv and not argv[0].startswith("-") else "serve"
     rest = argv[1:] if argv and not argv[0].startswith("-") else argv
     settings = Settings.from_env(argv=rest)
@@ -50,7 +54,6 @@ def serve(settings: Settings) -> int:
     except ImportError:
         pass
     app = build_app(settings)
-    print(f"MentalVerse Live is running: open {settings.public_url}/ in your browser.", file=sys.stderr, flush=True)
     ssl_context = None
     if settings.tls_cert:
         import ssl
@@ -58,7 +61,10 @@ def serve(settings: Settings) -> int:
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_context.load_cert_chain(settings.tls_cert, settings.tls_key or None)
     # run_app handles SIGINT/SIGTERM: on_shutdown closes sockets, cleanup_ctx closes the database.
-    web.run_app(app, host=settings.host, port=settings.port, ssl_context=ssl_context, print=None,
+    # run_app calls `print` once the port is bound: only then is "open …" true.
+    ready = f"MentalVerse Live is running: open {settings.public_url}/ in your browser."
+    web.run_app(app, host=settings.host, port=settings.port, ssl_context=ssl_context,
+                print=lambda _banner: print(ready, file=sys.stderr, flush=True),
                 handle_signals=True, shutdown_timeout=10,
                 keepalive_timeout=settings.keepalive_timeout)
     return 0

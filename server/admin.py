@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import make_url, select
 
 from .app import build_services
 from .config import Settings
@@ -24,7 +24,14 @@ USAGE = """usage:
 
 
 async def run(command: str, args: list[str], settings: Settings) -> int:
+    if not settings.database_url and not (settings.data_path / "mentalverse.db").exists():
+        # A wrong data dir would otherwise get a new empty database and master key, and every
+        # command would answer "No such user." about a server that does exist elsewhere.
+        print(f"No database in {settings.data_dir}: pass the server's --data-dir (or MV_DATA_DIR) "
+              "or MV_DATABASE_URL.", file=sys.stderr)
+        return 1
     services = build_services(settings)
+    print(f"database: {_describe(settings)}", file=sys.stderr)
     await services.db.migrate()
     try:
         if command == "users" and len(args) == 3 and args[0] == "grant":
@@ -46,6 +53,13 @@ async def run(command: str, args: list[str], settings: Settings) -> int:
         return 1
     finally:
         await services.db.close()
+
+
+def _describe(settings: Settings) -> str:
+    """Where the command acts, without the password of a database URL."""
+    if not settings.database_url:
+        return str((settings.data_path / "mentalverse.db"))
+    return make_url(settings.database_url).render_as_string(hide_password=True)
 
 
 async def grant_role(services, username: str, role: str) -> int:  # type: ignore[no-untyped-def]
