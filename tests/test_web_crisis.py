@@ -175,6 +175,9 @@ async def test_a_responder_reaches_a_mentee_in_crisis_talks_and_calls_then_resol
     await expect(report.locator(".report-contact")).not_to_contain_text("no data yet")
     print(f"report: {await report.locator('dl').inner_text()}")
     await screenshot(responder, tmp_path, "5-responder-report-counts-it")
+    # Resolving ended the responder's access: the crisis conversation left their list.
+    await responder.page.get_by_role("button", name="Conversations").click()
+    await expect(responder.page.locator(".room-item")).to_have_count(0)
     assert not mentee.console_errors and not responder.console_errors, mentee.console_errors + responder.console_errors
 
 

@@ -110,6 +110,8 @@ function workspace({ token, user }) {
     const chatPane = el("div", { class: "chat-pane" }, el("p", { class: "empty placeholder", i18n: "chat.pick_room" }));
     const layout = el("div", { class: "workspace" }, roomList.root, chatPane);
     let chat = null;
+    // A room the user lost access to (a crisis responder who left, or whose alert closed) closes.
+    store.addEventListener("rooms", () => chat && !store.rooms.has(chat.roomId) && closeRoom());
 
     async function openRoom(roomId) {
       chat?.destroy();

@@ -96,6 +96,9 @@ export class ResponderConsole {
   upsert(alert, event) {
     const known = this.alerts.get(alert.id);
     this.alerts.set(alert.id, { ...known, ...alert, receivedAt: Date.now() });
+    // Resolved by anyone, or handed to a colleague: my crisis conversation ends with the claim.
+    const mine = (a) => a?.status === "claimed" && a.claimed_by?.id === this.app.me.id;
+    if (mine(known) && !mine(alert)) this.forgetRoom(known.crisis_room_id);
     const isNew = !known && event === "crisis:alert" && !alert.replayed;
     if (isNew || event === "crisis:escalated") this.signal(alert, event);
     // The line names an alert somebody still has to take; once taken or closed it is stale.
