@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     export_parser.add_argument("file", type=Path)
     args = parser.parse_args(argv)
     if args.command == "export-outcomes":
+        # builds the whole server: loaded only for this command
         from crisis.export import run_export
 
         return asyncio.run(run_export(args.file))

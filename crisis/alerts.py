@@ -26,11 +26,10 @@ from crisis.metrics import ALERTS, TIME_TO_CLAIM
 from crisis.outreach import after_access_ended, end_responder_access
 from server.audit import record_audit
 from server.errors import Conflict, Forbidden, InvalidPayload, NotFound
-from server.messages import history_page
 from server.storage.models import AuditEntry, CrisisAlert, Membership, ResponderOnCall, Room, SafetyPlan, User, new_id
 
 if TYPE_CHECKING:
-    from server.messages import SentMessage
+    from server.message_hooks import SentMessage
     from server.services import Services
     from server.users import AuthUser
 
@@ -325,8 +324,8 @@ async def open_context(services: "Services", user: "AuthUser", alert_id: str, li
         view = (await alert_views(services, s, [row]))[0]
         author = await s.get(User, row.author_id)
         room_id, seq = row.room_id, row.message_seq
-    before = await history_page(services, room_id, after_seq=None, before_seq=seq + 1, limit=limit)
-    after = await history_page(services, room_id, after_seq=seq, before_seq=None, limit=limit)
+    before = await services.messages.history_page(room_id, after_seq=None, before_seq=seq + 1, limit=limit)
+    after = await services.messages.history_page(room_id, after_seq=seq, before_seq=None, limit=limit)
     return {
         "alert": view,
         "author": {"id": author.id, "display_name": author.display_name} if author else None,

@@ -50,3 +50,8 @@ async def scan_coverage(services: "Services") -> Coverage:
     """This deployment's coverage now: translation packages can be installed while it runs."""
     pairs = await services.translation.translator().available_pairs() if services.translation is not None else set()
     return coverage(services.settings.message_languages, pairs)
+
+
+async def coverage_report(services: "Services") -> dict[str, list[str]]:
+    """The ``safety_monitoring`` section of ``/healthz``."""
+    return (await scan_coverage(services)).to_dict()

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crisis.alerts import alert_views
 from server.audit import record_audit
-from server.rooms import user_room
+from server.addressing import user_room
 from server.storage.models import CrisisAlert, ResponderOnCall
 from server.background import every
 

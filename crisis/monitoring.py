@@ -32,7 +32,7 @@ from babel import Locale
 from prometheus_client import Counter
 from sqlalchemy import select, update
 
-from crisis import alerts
+from crisis import alerts, safety_plans
 from crisis.conversation import ConversationWindows
 from crisis.coverage import SCAN_LANGUAGE, scan_coverage
 from crisis.detector import SUPPORTED_LANGUAGES, Detection, detect, detect_conversation
@@ -40,13 +40,14 @@ from crisis.resources import ALERT_TIER, crisis_resources
 from server.audit import record_audit
 from server.errors import Forbidden, NotFound
 from server.events import EventContext, EventRouter
-from server.http_api import SERVICES, json_response
-from server.rooms import member_ids, require_member, room_view, user_room
+from server.services import SERVICES
+from server.httpio import json_response
+from server.room_access import member_ids, require_member, room_view
+from server.addressing import user_room
 from server.storage.models import Membership, Message, Room, User
-from server.translation.delivery import english_for_scanning
 
 if TYPE_CHECKING:
-    from server.messages import OutgoingMessage, SentMessage
+    from server.message_hooks import OutgoingMessage, SentMessage
     from server.services import Services
 
 log = logging.getLogger("crisis.monitoring")
@@ -86,7 +87,6 @@ def setup(services: "Services") -> None:
     # first resources load the catalogs and hotlines: pay that at start-up, not on a risky message.
     detect("starting up")
     crisis_resources(country="", locale="en", tier=ALERT_TIER, responders_alerted=True)
-    services.messages.pre_send.append(SafetyScanner())
 
 
 @contextlib.asynccontextmanager
@@ -130,7 +130,8 @@ class SafetyScanner:
         detection = detect(outgoing.body, language)
         text = outgoing.body
         if detection.language not in SUPPORTED_LANGUAGES:
-            english = await english_for_scanning(services, outgoing.body, detection.language)
+            english = (await services.translation.english(outgoing.body, detection.language)
+                       if services.translation is not None and detection.language else None)
             if english is None:
                 outgoing.safety = UNSCANNED
                 return detection
@@ -168,7 +169,8 @@ async def act_on_grade(services: "Services", sent: "SentMessage", detection: Det
         MARKED_FOR_REVIEW.inc()
         await _set_safety(services, sent, REVIEW)
     resources = crisis_resources(country=sent.sender.country, locale=sent.sender.locale, tier=detection.tier,
-                                 responders_alerted=alert is not None)
+                                 responders_alerted=alert is not None,
+                                 has_safety_plan=await safety_plans.has_plan(services, sent.sender.id))
     await services.sio.emit("crisis:resources", {**about, **resources}, to=user_room(sent.sender.id))
     flag = {**about, "tier": detection.tier, "author_id": sent.sender.id, "responders_alerted": alert is not None}
     for uid in await _flag_recipients(services, sent.room.id, sent.sender.id):

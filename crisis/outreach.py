@@ -32,11 +32,12 @@ from server.cluster import leave_room_for_user
 from server.errors import Conflict, Forbidden, NotFound
 from server.i18n import N_, gettext_for, negotiate_locale
 from server.room_text import RoomText, seal_room_text
-from server.rooms import room_view, socket_room, user_room
+from server.room_access import room_view
+from server.addressing import socket_room, user_room
 from server.storage.models import CrisisAlert, Membership, Room, User, new_id
 
 if TYPE_CHECKING:
-    from server.messages import SentMessage
+    from server.message_hooks import SentMessage
     from server.services import Services
     from server.users import AuthUser
 

@@ -132,7 +132,6 @@ def setup(services: "Services") -> None:
         settings.escalation_chain, settings.escalation_step_seconds, settings.escalation_poll_seconds
     )
     services.crisis = ResponderConsole(services, ladder)
-    services.messages.after_fanout.append(services.crisis.contacts)
     _install_namespace(services)
 
 

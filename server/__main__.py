@@ -11,10 +11,14 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import sys
 from typing import Sequence
 
+from aiohttp import web
+
 from .config import Settings
+from .jsonlog import configure_logging
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,16 +29,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = argv[0] if argv and not argv[0].startswith("-") else "serve"
     rest = argv[1:] if argv and not argv[0].startswith("-") else argv
     settings = Settings.from_env(argv=rest)
-    from .jsonlog import configure_logging
-
     configure_logging(settings.log_level)
     if command == "serve":
         return serve(settings)
+    # Each command imports only what it runs, so --help and the admin commands start at once.
     if command in ("users", "keys"):
         from . import admin
 
         return asyncio.run(admin.run(command, [a for a in rest if not a.startswith("--")], settings))
     if command == "translation":
+        # as above: no app, no event loop for package management
         from .translation.cli import main as translation_main
 
         return translation_main(rest, settings)
@@ -43,12 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def serve(settings: Settings) -> int:
-    from aiohttp import web
-
+    # The whole server, loaded only when serving (see main).
     from .app import build_app
 
     try:
-        import uvloop
+        import uvloop  # optional: not available on every platform
 
         uvloop.install()
     except ImportError:
@@ -56,8 +59,6 @@ def serve(settings: Settings) -> int:
     app = build_app(settings)
     ssl_context = None
     if settings.tls_cert:
-        import ssl
-
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_context.load_cert_chain(settings.tls_cert, settings.tls_key or None)
     # run_app handles SIGINT/SIGTERM: on_shutdown closes sockets, cleanup_ctx closes the database.

@@ -11,7 +11,8 @@ from .app import build_services
 from .config import Settings
 from .connections import publish_disconnect_user
 from .errors import AppError
-from .keyring import decode_key, key_id, unwrap_key, wrap_key
+from .keyring import decode_key, encode_key, key_id, unwrap_key, wrap_key
+from .privacy import admin_detail, delete_user as erase_user, export_user as export_user_data
 from .storage.models import Room, SafetyPlan
 
 USAGE = """usage:
@@ -76,8 +77,6 @@ async def grant_role(services, username: str, role: str) -> int:  # type: ignore
 async def ban_user(services, username: str) -> int:  # type: ignore[no-untyped-def]
     """Suspend an account: every token dies now, and its live connections close on every process
     (at once through Redis when configured, else at each server's next session check)."""
-    from .privacy import admin_detail
-
     user = await services.users.find_by_username(username)
     await services.users.end_all_sessions(user.id, ban=True, detail=admin_detail())
     print(f"{user.username} is banned; their connections close {await _closing(services, user.id, 'banned')}")
@@ -91,16 +90,12 @@ async def _closing(services, user_id: str, reason: str) -> str:  # type: ignore[
 
 
 async def export_user(services, username: str) -> int:  # type: ignore[no-untyped-def]
-    from .privacy import export_user as export
-
-    print(orjson.dumps(await export(services, username), option=orjson.OPT_INDENT_2).decode())
+    print(orjson.dumps(await export_user_data(services, username), option=orjson.OPT_INDENT_2).decode())
     return 0
 
 
 async def delete_user(services, username: str) -> int:  # type: ignore[no-untyped-def]
-    from .privacy import delete_user as delete
-
-    summary = await delete(services, username)
+    summary = await erase_user(services, username)
     print(f"deleted {username}: {summary['messages_removed']} messages removed, "
           f"{summary['rooms_shredded']} rooms crypto-shredded, {summary['rows_removed']} personal rows removed")
     return 0
@@ -129,8 +124,6 @@ async def rotate_master_key(services, new_master: bytes) -> int:  # type: ignore
             record = f"safety-plan:{plan.user_id}"
             plan.wrapped_key = wrap_key(new_master, record, unwrap_key(old_master, record, plan.wrapped_key))
     if not services.settings.master_key:
-        from .keyring import encode_key
-
         path = services.settings.data_path / "master.key"
         tmp = path.with_suffix(".new")
         tmp.write_text(encode_key(new_master) + "\n")

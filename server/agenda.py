@@ -10,7 +10,7 @@ import msgspec
 from .errors import Conflict, InvalidPayload
 from .events import EventContext, EventRouter
 from .group_state import GroupTx, group_action
-from .rooms import RoomOnly
+from .room_access import RoomOnly
 
 router = EventRouter()
 

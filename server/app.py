@@ -9,6 +9,7 @@ service objects, run once at build time), ``router`` (Socket.IO events), ``route
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from pathlib import Path
 from typing import AsyncIterator
@@ -16,20 +17,21 @@ from typing import AsyncIterator
 import socketio
 from aiohttp import web
 
-from crisis import monitoring as crisis_monitoring, responders as crisis_responders, safety_plans as crisis_safety_plans
+from crisis import coverage as crisis_coverage, help_lines, monitoring as crisis_monitoring, responders as crisis_responders, safety_plans as crisis_safety_plans
 from . import cluster, connections, http_api, messages, presence, profile, rooms, wirejson
 from . import agenda, groups, leadership, moderation
 from . import heap, wireguard
-from . import help_lines
 from .auth import TokenService
 from .config import Settings
 from .connections import install_connection_handlers
 from .events import Dispatcher
-from .http_api import SERVICES, error_middleware
+from .http_api import error_middleware
+from .services import SERVICES
 from .i18n import locale_middleware
 from .keyring import Keyring, load_or_create_master_key
 from .messages import MessageService
 from .presence import Presence
+from . import presence_redis
 from .presence_redis import RedisPresence
 from .ratelimit import RateLimiter
 from .security import cors_and_csrf_middleware, install_security
@@ -49,7 +51,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
 
 # Feature modules, in start order. Each may define `setup`, `router`, `routes` and `lifespan`.
-FEATURES: tuple = (connections, rooms, messages, presence, cluster, call_events, crisis_responders, crisis_monitoring, profile, translation_delivery)
+FEATURES: tuple = (connections, rooms, messages, presence, cluster, presence_redis, call_events, crisis_responders, crisis_monitoring, profile, translation_delivery)
 FEATURES += (groups, leadership, moderation, agenda)  # group rooms (issue 4)
 FEATURES += (heap,)  # gives freed memory back to the OS after connection churn (issue 10)
 FEATURES += (help_lines,)  # the web client's "get help now" (issue 9)
@@ -112,6 +114,7 @@ def build_app(settings: Settings) -> web.Application:
             services.dispatcher.include(feature.router)
         if hasattr(feature, "routes"):
             app.router.add_routes(feature.routes)
+    register_message_hooks(services)
     wireguard.install_wire_guard(services)
     _add_static(app)
     app.cleanup_ctx.append(_database_ctx)
@@ -120,6 +123,18 @@ def build_app(settings: Settings) -> web.Application:
             app.cleanup_ctx.append(_feature_ctx(feature.lifespan))
     app.on_shutdown.append(_close_sockets)
     return app
+
+
+def register_message_hooks(services: Services) -> None:
+    """Everything that runs around a message, in the order it runs (see server/message_hooks.py)."""
+    hooks = services.messages.hooks
+    hooks.language_of = translation_delivery.message_language
+    hooks.pre_send.append(crisis_monitoring.SafetyScanner())
+    hooks.pre_send_checks.append(moderation.enforce_slow_mode)
+    hooks.after_fanout.append(translation_delivery.deliver_translations)
+    hooks.after_fanout.append(services.crisis.contacts)
+    hooks.history.append(translation_delivery.attach_translations)
+    services.health["safety_monitoring"] = functools.partial(crisis_coverage.coverage_report, services)
 
 
 def _add_static(app: web.Application) -> None:

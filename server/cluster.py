@@ -25,11 +25,10 @@ import logging
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 
 import socketio
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from sqlalchemy import select
 
-from .rooms import socket_room, user_room
+from .addressing import ROOM_PREFIX, socket_room, user_room
+from .redis_options import redis_options
 from .storage.models import Room
 
 if TYPE_CHECKING:
@@ -38,27 +37,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("server.cluster")
 
-# A command to Redis that takes longer than this has failed (loopback or LAN Redis answers in µs).
-REDIS_COMMAND_TIMEOUT = 2.0  # seconds
-REDIS_CONNECT_TIMEOUT = 2.0  # seconds
 # Listener reconnect backoff: short, because every second offline is a second of missed fan-out.
 LISTEN_RETRY_FIRST = 0.2  # seconds
 LISTEN_RETRY_MAX = 2.0  # seconds
-ROOM_PREFIX = socket_room("")
 END_SESSIONS = "mv:end_sessions"
 LEAVE_ROOM_FOR_USER = "mv:leave_room_for_user"
 
 ResubscribedHook = Callable[[], Awaitable[None]]
-
-
-def redis_options() -> dict[str, Any]:
-    """Explicit timeouts and no library-level retries: our callers decide how to retry."""
-    return {
-        "socket_timeout": REDIS_COMMAND_TIMEOUT,
-        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
-        "retry": Retry(NoBackoff(), 0),
-        "health_check_interval": 15,
-    }
 
 
 class ClusterManager(socketio.AsyncRedisManager):
@@ -208,15 +193,3 @@ async def leave_room_for_user(services: "Services", user_id: str, room: str) -> 
     for namespace in list(manager.get_namespaces()):
         for sid, _eio_sid in list(manager.get_participants(namespace, user_room(user_id))):
             await services.sio.leave_room(sid, room, namespace=namespace)
-
-
-@contextlib.asynccontextmanager
-async def lifespan(services: "Services") -> AsyncIterator[None]:
-    """Run the presence heartbeat (and dead-peer reaping) when presence lives in Redis."""
-    from .presence_redis import RedisPresence, heartbeat_running
-
-    if isinstance(services.presence, RedisPresence):
-        async with heartbeat_running(services.presence):
-            yield
-    else:
-        yield

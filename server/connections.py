@@ -12,9 +12,11 @@ from sqlalchemy import select
 
 from . import wirejson
 from .background import every
-from .cluster import END_SESSIONS, end_sessions, redis_options
+from .cluster import END_SESSIONS, end_sessions
+from .redis_options import redis_options
 from .errors import AppError
-from .rooms import user_room
+from .httpio import client_ip
+from .addressing import USER_ROOM_PREFIX, token_room, user_room
 from .storage.models import RevokedToken, User
 
 if TYPE_CHECKING:
@@ -23,19 +25,6 @@ if TYPE_CHECKING:
     from .users import AuthUser
 
 log = logging.getLogger("server.connections")
-
-
-def client_ip(environ: dict[str, Any]) -> str:
-    request = environ.get("aiohttp.request")
-    if request is not None and request.remote:
-        return request.remote
-    return environ.get("REMOTE_ADDR", "unknown")
-
-
-def token_room(jti: str) -> str:
-    """The Socket.IO room of every connection opened with one token, so signing that token out
-    can end exactly those connections, on every namespace and process."""
-    return f"token:{jti}"
 
 
 async def admit_connection(
@@ -117,7 +106,6 @@ async def sign_out_token(services: "Services", token: Any) -> None:
     await end_sessions(services, token_room(claims.jti), "signed_out")
 
 
-USER_ROOM_PREFIX = user_room("")
 
 
 def _local_user_connections(sio: socketio.AsyncServer) -> dict[str, list[tuple[str, str, str]]]:

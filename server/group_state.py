@@ -26,7 +26,7 @@ from .audit import record_audit
 from .errors import AppError, Conflict, Forbidden, InvalidPayload
 from .group_roles import LEADER, require_permission
 from .room_text import RoomText, open_room_text, seal_room_text, settings_to_store
-from .rooms import socket_room
+from .addressing import socket_room
 from .storage.models import Membership, Room
 
 if TYPE_CHECKING:

@@ -17,13 +17,16 @@ import msgspec
 from sqlalchemy import delete, select
 
 from .audit import audit_entries
+from .cluster import leave_room_for_user
 from .errors import Conflict, Forbidden, InvalidPayload, NotFound
 from .events import EventContext, EventRouter
 from .group_roles import CO_LEADER, LEADER, MEMBER, MODERATORS, require_owner
 from .group_state import GroupSizes, GroupTx, group_action, group_view, new_group_state, open_group_state
 from .room_text import open_room_text
 from .leadership import end_session_leadership
-from .rooms import GROUP_CREATOR_ROLES, ROOM_CREATE_RATE, RoomOnly, RoomUser, create_room, require_member, room_view, socket_room, user_room
+from .rooms import GROUP_CREATOR_ROLES, ROOM_CREATE_RATE, create_room
+from .room_access import RoomOnly, RoomUser, require_member, room_view
+from .addressing import socket_room, user_room
 from .storage.models import GroupInvitation, Membership, Room, User
 
 if TYPE_CHECKING:
@@ -88,8 +91,6 @@ async def depart(g: GroupTx, target: Membership, action: str) -> None:
 
 async def stop_room_events(services: "Services", room_id: str, user_id: str) -> None:
     """Take every connection of this user, on every process, out of the room's live events."""
-    from .cluster import leave_room_for_user
-
     await leave_room_for_user(services, user_id, socket_room(room_id))
 
 

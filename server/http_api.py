@@ -4,47 +4,20 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import Any, Awaitable, Callable
+from typing import Awaitable, Callable
 
-import orjson
 import prometheus_client
 from aiohttp import web
 
-from crisis.coverage import scan_coverage
-
 from . import __version__
-from .errors import AppError, NotFound, PayloadTooLarge, Unauthorized, internal_error
+from .connections import disconnect_user, sign_out_token
+from .errors import AppError, NotFound, PayloadTooLarge, internal_error
+from .httpio import client_ip, current_user, json_response, read_json, bearer_token
+from .services import SERVICES
 from .users import Login, Registration
-from .validation import decode_json, parse
 
 log = logging.getLogger("server.http")
 routes = web.RouteTableDef()
-SERVICES = web.AppKey("services", object)
-
-
-def json_response(data: dict[str, Any], status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
-
-
-async def read_json(request: web.Request, schema: type) -> Any:
-    max_bytes = request.app[SERVICES].settings.max_payload_bytes
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
-    raw = await request.read()
-    if len(raw) > max_bytes:
-        raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
-    return parse(schema, decode_json(raw) if raw else {})
-
-
-def bearer_token(request: web.Request) -> str:
-    header = request.headers.get("Authorization", "")
-    if not header.startswith("Bearer "):
-        raise Unauthorized("You are not signed in.")
-    return header[7:].strip()
-
-
-async def current_user(request: web.Request) -> Any:
-    return await request.app[SERVICES].users.authenticate(bearer_token(request))
 
 
 @web.middleware
@@ -71,8 +44,9 @@ async def healthz(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     if not await services.db.ping():
         return json_response({"status": "unavailable", "version": __version__}, 503)
-    coverage = await scan_coverage(services)
-    return json_response({"status": "ok", "version": __version__, "safety_monitoring": coverage.to_dict()})
+    # Each feature's own health report (e.g. which languages safety monitoring reads).
+    reports = {name: await report() for name, report in services.health.items()}
+    return json_response({"status": "ok", "version": __version__, **reports})
 
 
 @routes.get("/metrics")
@@ -96,8 +70,6 @@ async def register(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     creds = await read_json(request, Login)
     services = request.app[SERVICES]
-    from .connections import client_ip
-
     await services.limiter.check(services.settings.login_rate_per_ip, "login", client_ip({"aiohttp.request": request}), message="Too many sign-in attempts; please wait a minute.")
     token, user = await services.users.login(creds)
     return json_response({"ok": True, "token": token, "user": user.profile()})
@@ -105,8 +77,6 @@ async def login(request: web.Request) -> web.Response:
 
 @routes.post("/api/auth/logout")
 async def logout(request: web.Request) -> web.Response:
-    from .connections import sign_out_token
-
     await sign_out_token(request.app[SERVICES], bearer_token(request))
     return json_response({"ok": True})
 
@@ -116,8 +86,6 @@ async def logout_all(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     user = await current_user(request)
     await services.users.end_all_sessions(user.id)
-    from .connections import disconnect_user
-
     await disconnect_user(services, user.id)
     return json_response({"ok": True})
 

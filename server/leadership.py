@@ -19,7 +19,7 @@ from .events import EventContext, EventRouter
 from .group_roles import CO_LEADER, LEADER, MEMBER, require_owner
 from .group_state import GroupTx, aware, group_action, now_utc
 from .storage.models import Membership, User
-from .rooms import RoomOnly
+from .room_access import RoomOnly
 
 router = EventRouter()
 GROUP_LEADER_USER_ROLES = ("leader", "admin")

@@ -15,18 +15,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .addressing import socket_room
+from .audit import record_audit
 from .errors import Forbidden, InvalidPayload, NotFound
 from .events import EventContext, EventRouter
-from .rooms import require_member, socket_room
+from .message_hooks import FanoutHook, MessageHooks, OutgoingMessage, SentMessage
+from .room_access import require_member
 from .storage.models import Membership, Message, Room, new_id
 
 if TYPE_CHECKING:
@@ -66,42 +68,6 @@ class History(msgspec.Struct, forbid_unknown_fields=True):
     translate_to: str = ""
 
 
-@dataclass
-class SentMessage:
-    """What a before-fan-out hook sees: the stored message, its plaintext and who sent it."""
-
-    room: Room
-    view: dict[str, Any]
-    body: str
-    sender: "AuthUser"
-
-
-@dataclass
-class OutgoingMessage:
-    """What a pre-send hook sees: a valid message, not yet stored, no lock held.
-
-    ``given_language`` is what the client said (maybe ""), ``language`` what will be stored. A
-    hook sets ``safety`` to mark the message for every reader ("unscanned", "review"); the
-    marker is stored with the message and shown in its view.
-    """
-
-    room_id: str
-    sender: "AuthUser"
-    body: str
-    language: str
-    given_language: str
-    safety: str | None = None
-
-
-FanoutHook = Callable[["Services", SentMessage], Awaitable[None]]
-# Runs before the room's lock, so it may be slow (a scan, a translation). It returns what must run
-# once the message is stored and before it is fanned out (e.g. store the alert it found), or None.
-PreSendHook = Callable[["Services", OutgoingMessage], Awaitable[FanoutHook | None]]
-# Runs inside the storing transaction, after membership, mute and retry checks: raise an AppError
-# to refuse the message (e.g. a group's slow mode). A retried client_id never reaches the checks.
-PreSendCheck = Callable[[AsyncSession, Room, Membership, "AuthUser"], Awaitable[None]]
-
-
 def message_view(room_id: str, row: Message, body: str | None) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -123,15 +89,8 @@ class MessageService:
     def __init__(self, services: "Services") -> None:
         self.services = services
         self._room_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self.before_fanout: list[FanoutHook] = []
-        # Started as tasks once message:new is out, so they never delay the ack (translations).
-        self.after_fanout: list[FanoutHook] = []
+        self.hooks = MessageHooks()
         self._after_fanout_tasks: set[asyncio.Task[None]] = set()
-        # Names a message's language from (body, sender, language the client gave); set by the
-        # translation feature. Without it the client's value is stored as given.
-        self.language_of: Callable[[str, "AuthUser", str], str] | None = None
-        self.pre_send_checks: list[PreSendCheck] = []
-        self.pre_send: list[PreSendHook] = []
 
     def _validate_body(self, body: str) -> str:
         if not body.strip():
@@ -154,12 +113,13 @@ class MessageService:
             raise InvalidPayload("client_id has 1 to 64 characters.")
         services = self.services
         given_language = p.language
-        if self.language_of is not None:
-            p.language = self.language_of(body, sender, p.language)
+        hooks = self.hooks
+        if hooks.language_of is not None:
+            p.language = hooks.language_of(services, body, sender, p.language)
         outgoing = OutgoingMessage(p.room_id, sender, body, p.language, given_language)
         once_stored: list[FanoutHook] = []
         if kind == "text":
-            for pre_send in self.pre_send:
+            for pre_send in hooks.pre_send:
                 try:
                     follow_up = await pre_send(services, outgoing)
                 except Exception:
@@ -175,14 +135,14 @@ class MessageService:
                 return await self._existing(sender, p)
             room, view = stored
             sent = SentMessage(room, view, body, sender)
-            for hook in [*once_stored, *self.before_fanout]:
+            for hook in [*once_stored, *hooks.before_fanout]:
                 try:
                     await hook(services, sent)
                 except Exception:
                     # A failing hook must not lose or block the message; it is logged loudly.
                     log.exception("message.hook_failed", extra={"fields": {"room_id": room.id}})
             await services.sio.emit("message:new", view, to=socket_room(room.id))
-            for hook in self.after_fanout:
+            for hook in hooks.after_fanout:
                 task = asyncio.create_task(self._run_after_fanout(hook, sent))
                 self._after_fanout_tasks.add(task)
                 task.add_done_callback(self._after_fanout_tasks.discard)
@@ -229,7 +189,7 @@ class MessageService:
                     return None
                 if membership.muted_until is not None and _aware(membership.muted_until) > datetime.now(timezone.utc):
                     raise Forbidden("You are muted in this room for now.", code="muted")
-                for check in self.pre_send_checks:
+                for check in self.hooks.pre_send_checks:
                     await check(s, room, membership, sender)
                 await services.limiter.check(
                     services.settings.message_rate, "messages", sender.id,
@@ -305,12 +265,32 @@ class MessageService:
                 row.ciphertext = None
                 row.deleted_at = datetime.now(timezone.utc)
                 if row.sender_id != user.id:
-                    from .audit import record_audit
-
                     await record_audit(s, user.id, "message.delete", room_id=room.id, target_id=row.id)
                 view = message_view(room.id, row, None)
             await services.sio.emit("message:deleted", {"room_id": room.id, "message_id": row.id, "seq": row.seq}, to=socket_room(room.id))
         return view
+
+    async def history_page(
+        self, room_id: str, *, after_seq: int | None, before_seq: int | None, limit: int
+    ) -> dict[str, Any]:
+        """Messages after (ascending) or before (the newest first, returned ascending) a seq."""
+        if not 1 <= limit <= HISTORY_MAX_PAGE:
+            raise InvalidPayload(f"limit is between 1 and {HISTORY_MAX_PAGE}.")
+        async with self.services.db.read() as s:
+            room = await s.get(Room, room_id)
+            query = select(Message).where(Message.room_id == room_id)
+            if after_seq is not None:
+                query = query.where(Message.seq > after_seq).order_by(Message.seq).limit(limit + 1)
+            else:
+                if before_seq is not None:
+                    query = query.where(Message.seq < before_seq)
+                query = query.order_by(Message.seq.desc()).limit(limit + 1)
+            rows = list(await s.scalars(query))
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+        if after_seq is None:
+            rows.reverse()
+        return {"messages": [message_view(room_id, r, self.decrypt(room, r)) for r in rows], "has_more": has_more}
 
 
 async def _message_in_room(s: AsyncSession, room_id: str, message_id: str) -> Message:
@@ -322,30 +302,6 @@ async def _message_in_room(s: AsyncSession, room_id: str, message_id: str) -> Me
 
 def _aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-
-
-async def history_page(
-    services: "Services", room_id: str, *, after_seq: int | None, before_seq: int | None, limit: int
-) -> dict[str, Any]:
-    """Messages after (ascending) or before (the newest first, returned ascending) a seq."""
-    if not 1 <= limit <= HISTORY_MAX_PAGE:
-        raise InvalidPayload(f"limit is between 1 and {HISTORY_MAX_PAGE}.")
-    async with services.db.read() as s:
-        room = await s.get(Room, room_id)
-        query = select(Message).where(Message.room_id == room_id)
-        if after_seq is not None:
-            query = query.where(Message.seq > after_seq).order_by(Message.seq).limit(limit + 1)
-        else:
-            if before_seq is not None:
-                query = query.where(Message.seq < before_seq)
-            query = query.order_by(Message.seq.desc()).limit(limit + 1)
-        rows = list(await s.scalars(query))
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    if after_seq is None:
-        rows.reverse()
-    chat = services.messages
-    return {"messages": [message_view(room_id, r, chat.decrypt(room, r)) for r in rows], "has_more": has_more}
 
 
 @router.on("message:send", SendMessage, ordered=True)
@@ -369,9 +325,8 @@ async def on_history(ctx: EventContext, p: History) -> dict[str, Any]:
         raise InvalidPayload("Give after_seq or before_seq, not both.")
     async with ctx.services.db.read() as s:
         await require_member(s, p.room_id, ctx.user.id)
-    page = await history_page(ctx.services, p.room_id, after_seq=p.after_seq, before_seq=p.before_seq, limit=p.limit)
+    page = await ctx.services.messages.history_page(p.room_id, after_seq=p.after_seq, before_seq=p.before_seq, limit=p.limit)
     if p.translate_to:
-        from .translation.delivery import attach_translations
-
-        await attach_translations(ctx.services, page["messages"], p.translate_to)
+        for hook in ctx.services.messages.hooks.history:
+            await hook(ctx.services, page["messages"], p.translate_to)
     return page

@@ -2,7 +2,7 @@
 
 Every action is checked against the permission matrix (``group_roles``), written to the audit
 log, and shown to the whole room as ``group:action`` with the group's new state. Slow mode is
-enforced in the message send path through ``MessageService.pre_send_checks``.
+enforced in the message send path through ``MessageHooks.pre_send_checks`` (registered in server/app.py).
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from .events import EventContext, EventRouter
 from .group_roles import MODERATORS, require_outranks, require_permission
 from .group_state import aware, group_action, now_utc
 from .groups import depart, stop_room_events
-from .rooms import RoomOnly, RoomUser, user_room
+from .room_access import RoomOnly, RoomUser
+from .addressing import user_room
 from .storage.models import Membership, Message, Room
 
 if TYPE_CHECKING:
-    from .services import Services
     from .users import AuthUser
 
 router = EventRouter()
@@ -61,10 +61,6 @@ class LowerHand(msgspec.Struct, forbid_unknown_fields=True):
     room_id: str
     # Omitted: the caller's own hand. Someone else's: moderators only.
     user_id: str | None = None
-
-
-def setup(services: "Services") -> None:
-    services.messages.pre_send_checks.append(enforce_slow_mode)
 
 
 async def enforce_slow_mode(session: AsyncSession, room: Room, membership: Membership, sender: "AuthUser") -> None:

@@ -14,7 +14,8 @@ import msgspec
 from sqlalchemy import select
 
 from .events import EventContext, EventRouter
-from .rooms import RoomOnly, require_member, socket_room
+from .room_access import RoomOnly, require_member
+from .addressing import socket_room
 from .storage.models import Membership
 
 if TYPE_CHECKING:

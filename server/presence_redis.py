@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, AsyncIterator
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from .cluster import announce_room_heads, redis_options
+from .cluster import announce_room_heads
+from .redis_options import redis_options
 from .presence import Presence
 from .background import every
 
@@ -173,3 +174,13 @@ async def heartbeat_running(presence: RedisPresence) -> AsyncIterator[None]:
             yield
     finally:
         await presence.leave_cluster()
+
+
+@contextlib.asynccontextmanager
+async def lifespan(services: "Services") -> AsyncIterator[None]:
+    """Run the presence heartbeat (and dead-peer reaping) when presence lives in Redis."""
+    if isinstance(services.presence, RedisPresence):
+        async with heartbeat_running(services.presence):
+            yield
+    else:
+        yield

@@ -26,6 +26,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .audit import record_audit
+from .connections import publish_disconnect_user
 from .errors import NotFound
 from .room_text import open_room_text, shred_room_text
 from .storage.models import Base, Membership, Message, Room, User
@@ -150,7 +151,5 @@ async def delete_user(services: "Services", username: str, *, actor_id: str | No
         summary = {"rooms_shredded": len(sole_rooms), "messages_removed": tombstoned, "rows_removed": removed}
         await record_audit(s, actor_id, "privacy.delete", target_id=user.id, detail={**admin_detail(), **summary})
         user_id = user.id
-    from .connections import publish_disconnect_user
-
     await publish_disconnect_user(services.settings, user_id)
     return {"user_id": user_id, **summary}  # type: ignore[dict-item]

@@ -18,9 +18,10 @@ from aiohttp import web
 
 from .errors import AppError, InvalidPayload, NotFound
 from .events import EventContext, EventRouter
-from .http_api import SERVICES, bearer_token
+from .services import SERVICES
+from .httpio import bearer_token
 from .i18n import N_
-from .rooms import user_room
+from .addressing import user_room
 from .storage.models import User
 from .users import LANGUAGE_RE, AuthUser, auth_user
 

@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from .addressing import socket_room, user_room
 from .audit import record_audit
 from .errors import Conflict, Forbidden, InvalidPayload, NotFound
 from .events import EventContext, EventRouter
-from .room_text import RoomText, open_room_text, seal_room_text, settings_to_store, settings_view
-from .storage.database import session_keyring
+from .room_access import require_member, room_view
+from .room_text import RoomText, seal_room_text, settings_to_store
 from .storage.models import Membership, Room, User, new_id
 
 if TYPE_CHECKING:
@@ -25,33 +25,10 @@ ROOM_CREATE_RATE = "20/hour"
 GROUP_CREATOR_ROLES = ("leader", "admin")
 
 
-def socket_room(room_id: str) -> str:
-    """The Socket.IO room that carries a chat room's live events."""
-    return f"room:{room_id}"
-
-
-def user_room(user_id: str) -> str:
-    """The Socket.IO room that reaches every connection of one user."""
-    return f"user:{user_id}"
-
-
 class CreateRoom(msgspec.Struct, forbid_unknown_fields=True):
     kind: Literal["direct", "group"]
     member_ids: list[str]
     title: str = ""
-
-
-class RoomOnly(msgspec.Struct, forbid_unknown_fields=True):
-    """The payload of every event that names just a room."""
-
-    room_id: str
-
-
-class RoomUser(msgspec.Struct, forbid_unknown_fields=True):
-    """The payload of every event that names a room and one person in it."""
-
-    room_id: str
-    user_id: str
 
 
 class RoomRef(msgspec.Struct, forbid_unknown_fields=True):
@@ -62,45 +39,6 @@ class RoomRef(msgspec.Struct, forbid_unknown_fields=True):
 
 class FindUser(msgspec.Struct, forbid_unknown_fields=True):
     username: str
-
-
-async def require_member(session: AsyncSession, room_id: str, user_id: str) -> tuple[Room, Membership]:
-    """The room and the caller's membership, or one error that does not reveal whether the room exists."""
-    if not isinstance(room_id, str) or len(room_id) > 64:
-        raise NotFound("That room does not exist or you are not a member.")
-    membership = await session.get(Membership, (room_id, user_id))
-    room = await session.get(Room, room_id) if membership else None
-    if membership is None or room is None:
-        raise Forbidden("That room does not exist or you are not a member.")
-    return room, membership
-
-
-async def member_ids(session: AsyncSession, room_id: str) -> list[str]:
-    return list(await session.scalars(select(Membership.user_id).where(Membership.room_id == room_id)))
-
-
-async def room_view(session: AsyncSession, room: Room) -> dict[str, Any]:
-    """The room as its members see it, title and agenda opened."""
-    text = open_room_text(session_keyring(session), room)
-    rows = await session.execute(
-        select(User.id, User.username, User.display_name, User.role, Membership.role, Membership.last_read_seq)
-        .join(Membership, Membership.user_id == User.id)
-        .where(Membership.room_id == room.id)
-        .order_by(Membership.joined_at)
-    )
-    return {
-        "id": room.id,
-        "kind": room.kind,
-        "title": text.title,
-        "last_seq": room.last_seq,
-        "safety_monitoring": room.safety_monitoring,
-        "settings": settings_view(room.settings or {}, text),
-        "created_at": room.created_at.isoformat(),
-        "members": [
-            {"id": uid, "username": uname, "display_name": dname, "role": urole, "room_role": mrole, "last_read_seq": lrs}
-            for uid, uname, dname, urole, mrole, lrs in rows
-        ],
-    }
 
 
 async def create_room(
@@ -167,8 +105,6 @@ async def on_room_list(ctx: EventContext, _p: Any) -> dict[str, Any]:
 @router.on("room:join", RoomRef)
 async def on_room_join(ctx: EventContext, p: RoomRef) -> dict[str, Any]:
     """Subscribe this connection to the room's live events; with last_seq, also replay the gap."""
-    from .messages import history_page
-
     async with ctx.services.db.read() as s:
         room, _m = await require_member(s, p.room_id, ctx.user.id)
         view = await room_view(s, room)
@@ -176,7 +112,7 @@ async def on_room_join(ctx: EventContext, p: RoomRef) -> dict[str, Any]:
     await ctx.services.sio.enter_room(ctx.sid, socket_room(room.id), namespace=ctx.namespace)
     result: dict[str, Any] = {"room": view, "last_seq": view["last_seq"]}
     if p.last_seq is not None:
-        result.update(await history_page(ctx.services, room.id, after_seq=p.last_seq, before_seq=None, limit=500))
+        result.update(await ctx.services.messages.history_page(room.id, after_seq=p.last_seq, before_seq=None, limit=500))
     await ctx.services.presence.announce_to_caller(ctx, room.id)
     return result
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from zoneinfo import available_timezones
 
 import msgspec
 from sqlalchemy import select
@@ -75,8 +76,6 @@ def auth_user(row: User) -> AuthUser:
 
 
 def _validate_registration(reg: Registration) -> None:
-    from zoneinfo import available_timezones
-
     reg.username = reg.username.strip().lower()
     if not USERNAME_RE.match(reg.username):
         raise InvalidPayload("A username has 3–32 characters: letters, digits, '.', '_' or '-'.", code="invalid_username")

@@ -18,7 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.errors import AppError, Forbidden, NotFound
-from server.rooms import member_ids, require_member, user_room
+from server.room_access import member_ids, require_member
+from server.addressing import user_room
 from server.storage.models import Call, CallParticipant, Room
 
 if TYPE_CHECKING:

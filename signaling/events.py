@@ -12,7 +12,7 @@ import msgspec
 from server.audit import record_audit
 from server.errors import AppError, Forbidden
 from server.events import EventContext, EventRouter
-from server.rooms import require_member
+from server.room_access import require_member
 from server.storage.models import Call, CallParticipant
 from signaling.calls import CallService
 from signaling.turn import ice_servers_for
@@ -80,6 +80,7 @@ def setup(services: "Services") -> None:
 def _media_server(services: "Services") -> Any:
     """Built on first use: a process that never relays media never loads aiortc's codecs."""
     if services.media is None:
+        # aiortc and its codecs: loaded on first use only (see the docstring)
         from media.server import MediaServer
 
         settings = services.settings

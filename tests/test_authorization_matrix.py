@@ -22,7 +22,7 @@ import pytest
 import socketio
 from msgspec import inspect as mi
 
-from server.http_api import SERVICES
+from server.services import SERVICES
 from tests.live_server import close_all, register
 from tests.test_fuzz import built_app
 

@@ -31,7 +31,7 @@ from msgspec import inspect as mi
 from server.app import build_app
 from server.config import Settings
 from server.errors import AppError
-from server.http_api import SERVICES
+from server.services import SERVICES
 from server import wirejson
 from server.validation import check_value, parse
 from tests.conftest import database_url_for

@@ -16,8 +16,9 @@ from sqlalchemy import select
 
 from ..audit import record_audit
 from ..errors import InvalidPayload, NotFound, PayloadTooLarge, Unavailable
-from ..http_api import SERVICES, json_response
-from ..rooms import user_room
+from ..services import SERVICES
+from ..httpio import json_response
+from ..addressing import user_room
 from ..scheduling.booking import direct_room_between, find_direct_room
 from ..storage.models import User
 from ..validation import decode_json, parse

@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..audit import record_audit
 from ..errors import Conflict, Forbidden, InvalidPayload, NotFound
-from ..rooms import create_room, require_member
+from ..rooms import create_room
+from ..room_access import require_member
 from ..storage.models import Membership, Room, ScheduledSession, SessionClaim, User, new_id
 from ..users import AuthUser
 from .availability import availability_of, is_slot_start, local_to_utc, slot_starts, zone

@@ -19,9 +19,9 @@ from sqlalchemy import or_, select
 
 from ..errors import InvalidPayload, NotFound
 from ..events import EventContext, EventRouter
-from ..http_api import SERVICES
+from ..services import SERVICES
 from ..i18n import format_datetime_for
-from ..rooms import socket_room
+from ..addressing import socket_room
 from ..storage.models import Membership, Room, ScheduledSession
 from . import booking, lifecycle
 from .availability import WindowIn, availability_of, parse_windows, set_availability, zone

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..errors import Forbidden, InvalidPayload
 from ..i18n import format_datetime_for, gettext_for
-from ..rooms import member_ids, user_room
+from ..room_access import member_ids
+from ..addressing import user_room
 from ..storage.models import ScheduledSession, User
 
 if TYPE_CHECKING:

@@ -31,7 +31,7 @@ from server.errors import InvalidPayload
 from server.events import EventContext, EventRouter, ui_locale
 from server.i18n import current_locale, gettext_for
 from server.profile import preferred_language, reads_without_translation
-from server.rooms import user_room
+from server.addressing import user_room
 from server.storage.models import Membership, User
 from server.translation.language_id import detect_language
 from server.translation.packages import packages_dir
@@ -45,7 +45,7 @@ from server.translation.translator import (
 from server.users import LANGUAGE_RE
 
 if TYPE_CHECKING:
-    from server.messages import SentMessage
+    from server.message_hooks import SentMessage
     from server.services import Services
     from server.users import AuthUser
 
@@ -72,6 +72,18 @@ class TranslationDelivery:
             self._translator.reload()
             self._loaded = current
         return self._translator
+
+    async def english(self, text: str, language: str) -> str | None:
+        """English text of a message, for crisis scanning of a language it has no lexicon for.
+
+        None when no package leads to English (the caller then has only the original to go on).
+        """
+        result = await self.translator().translate(text, language, PIVOT_LANGUAGE)
+        if result.translated:
+            return result.text
+        if result.note not in (NOTE_SAME_LANGUAGE, NOTE_EMPTY):
+            log.warning("translation.no_english", extra={"fields": {"language": language, "note": result.note}})
+        return None
 
     def close(self) -> None:
         self._translator.close()
@@ -175,28 +187,8 @@ async def attach_translations(services: "Services", messages: list[dict[str, Any
         }
 
 
-async def english_for_scanning(services: "Services", text: str, language: str) -> str | None:
-    """English text for crisis scanning of a message in a language the detector does not cover.
-
-    None when the language is covered natively (scan the original), when it is unknown, or when
-    no package leads to English (the caller then has only the original to go on).
-    """
-    from crisis.detector import SUPPORTED_LANGUAGES
-
-    if not language or language in SUPPORTED_LANGUAGES or services.translation is None:
-        return None
-    result = await services.translation.translator().translate(text, language, PIVOT_LANGUAGE)
-    if result.translated:
-        return result.text
-    if result.note not in (NOTE_SAME_LANGUAGE, NOTE_EMPTY):
-        log.warning("translation.no_english_for_scanning", extra={"fields": {"language": language, "note": result.note}})
-    return None
-
-
 def setup(services: "Services") -> None:
     services.translation = TranslationDelivery(services.settings)
-    services.messages.after_fanout.append(deliver_translations)
-    services.messages.language_of = lambda body, sender, given: message_language(services, body, sender, given)
 
 
 @contextlib.asynccontextmanager

@@ -80,6 +80,7 @@ def install_package_file(archive: Path, settings: Settings) -> InstalledPackage:
     folder = _single_top_level_folder(archive)
     argos_package = argos_package_module(settings)
     target = packages_dir(settings)
+    # loaded by argos_package_module above, with our settings in the environment
     import argostranslate.settings as argos_settings
 
     if Path(argos_settings.package_data_dir).resolve() != target.resolve():

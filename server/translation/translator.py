@@ -74,6 +74,7 @@ def sentencizer_for(package: Any) -> Any:
     """The package's own MiniSBD model if it ships one (offline), else our rule-based splitter."""
     bundled = package.package_path / "minisbd"
     if bundled.is_dir() and any(p.suffix == ".onnx" for p in bundled.iterdir()):
+        # argostranslate reads its settings at import: imported only after packages.py set them
         from argostranslate.sbd import MiniSBDSentencizer
 
         return MiniSBDSentencizer(package)
@@ -196,6 +197,7 @@ class Translator:
 
     def _build_routes(self) -> dict[tuple[str, str], Any]:
         argos_package = argos_package_module(self._settings)
+        # as in sentencizer_for: argostranslate only after its settings are in the environment
         from argostranslate.translate import (
             CompositeTranslation,
             Language,

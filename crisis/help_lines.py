@@ -14,7 +14,7 @@ from aiohttp import web
 
 from crisis.resources import crisis_resources
 
-from .http_api import json_response
+from server.httpio import json_response
 
 routes = web.RouteTableDef()
 
