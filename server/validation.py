@@ -94,9 +94,6 @@ def parse(schema: type[T], data: Any) -> T:
         raise InvalidPayload(f"Invalid payload: {exc}", details=details) from None
 
 
-def to_builtins(value: Any) -> Any:
-    return msgspec.to_builtins(value)
-
 
 def _check_text(text: str, path: str) -> None:
     if "\x00" in text:

@@ -13,8 +13,6 @@ from typing import Any
 
 import orjson
 
-JSONDecodeError = orjson.JSONDecodeError
-
 
 class TooDeep(ValueError):
     """JSON nested beyond what the decoder will walk; a ValueError, so Engine.IO, which catches
