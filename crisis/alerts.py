@@ -46,13 +46,8 @@ CONTEXT_MAX_MESSAGES = 100
 LIST_MAX_ALERTS = 200
 
 
-def _utc(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; every stored time is UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 def _iso(moment: datetime | None) -> str | None:
-    return _utc(moment).isoformat() if moment else None
+    return moment.isoformat() if moment else None
 
 
 def _excerpt_aad_id(alert_id: str) -> str:
@@ -137,7 +132,7 @@ async def alert_views(services: "Services", session: AsyncSession, rows: Iterabl
             "reasons": list(detection.get("reasons", ())),
             "language": detection.get("language", ""),
             "created_at": _iso(row.created_at),
-            "age_seconds": round((now - _utc(row.created_at)).total_seconds(), 1),
+            "age_seconds": round((now - row.created_at).total_seconds(), 1),
             "level": row.level,
             "step": ladder.step_name(row.level),
             "status": row.status,
@@ -244,7 +239,7 @@ async def acknowledge(services: "Services", user: "AuthUser", alert_id: str) -> 
             raise await _claimed_conflict(services, s, row)
         view = (await alert_views(services, s, [row]))[0]
     if won.rowcount == 1:
-        TIME_TO_CLAIM.observe((now - _utc(row.created_at)).total_seconds())
+        TIME_TO_CLAIM.observe((now - row.created_at).total_seconds())
     return view, won.rowcount == 1
 
 

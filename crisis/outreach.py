@@ -60,10 +60,6 @@ class EndedAccess:
     responder_id: str
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 class ContactWatch:
     """Crisis conversations whose responder has not written yet: room id → {responder id: alert id}."""
 
@@ -111,7 +107,7 @@ async def record_first_contact(services: "Services", alert_id: str, responder_id
             return False
         row = await s.get(CrisisAlert, alert_id)
         assert row is not None
-        waited = (now - _utc(row.created_at)).total_seconds()
+        waited = (now - row.created_at).total_seconds()
         await record_audit(s, responder_id, "crisis.contact", room_id=row.room_id, target_id=row.id,
                            detail={"crisis_room_id": room_id, "seconds": round(waited, 1)})
     TIME_TO_CONTACT.observe(waited)

@@ -125,7 +125,6 @@ ERROR_MESSAGES: tuple[str, ...] = (
     N_("This account is suspended."),
     N_("No such user."),
     N_("That username is taken."),
-    N_("The request body is not valid JSON."),
     N_("The request body is too large."),
     N_("Too many sign-in attempts; please wait a minute."),
     N_("Too many connection attempts from your network; please wait a minute."),

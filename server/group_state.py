@@ -110,11 +110,6 @@ def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def aware(dt: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-
-
 @dataclass
 class GroupTx:
     """One group action in progress: the locked room, the caller's membership and the state."""
@@ -198,7 +193,7 @@ async def group_view(session: AsyncSession, room: Room, state: dict[str, Any]) -
         {
             "user_id": m.user_id,
             "role": m.role,
-            "muted_until": aware(m.muted_until).isoformat() if m.muted_until and aware(m.muted_until) > now else None,
+            "muted_until": m.muted_until.isoformat() if m.muted_until and m.muted_until > now else None,
         }
         for m in rows
     ]

@@ -55,7 +55,7 @@ async def metrics(request: web.Request) -> web.Response:
     expected = request.app[SERVICES].settings.metrics_token
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise NotFound("Not found.")
+        raise web.HTTPNotFound()  # the same answer as a route that does not exist
     return web.Response(body=prometheus_client.generate_latest(), headers={"Content-Type": prometheus_client.CONTENT_TYPE_LATEST})
 
 

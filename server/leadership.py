@@ -17,7 +17,7 @@ import msgspec
 from .errors import Conflict, Forbidden, InvalidPayload
 from .events import EventContext, EventRouter
 from .group_roles import CO_LEADER, LEADER, MEMBER, require_owner
-from .group_state import GroupTx, aware, group_action, now_utc
+from .group_state import GroupTx, group_action, now_utc
 from .storage.models import Membership, User
 from .room_access import RoomOnly
 
@@ -84,7 +84,7 @@ async def next_in_rotation(g: GroupTx) -> Membership | None:
     for _ in range(len(members)):
         candidate = members[rotation["next"] % len(members)]
         rotation["next"] = (rotation["next"] + 1) % len(members)
-        if candidate.muted_until is None or aware(candidate.muted_until) <= now:
+        if candidate.muted_until is None or candidate.muted_until <= now:
             return candidate
     return None
 

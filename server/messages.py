@@ -187,7 +187,7 @@ class MessageService:
                 room, membership, existing = found
                 if existing is not None:
                     return None
-                if membership.muted_until is not None and _aware(membership.muted_until) > datetime.now(timezone.utc):
+                if membership.muted_until is not None and membership.muted_until > datetime.now(timezone.utc):
                     raise Forbidden("You are muted in this room for now.", code="muted")
                 for check in self.hooks.pre_send_checks:
                     await check(s, room, membership, sender)
@@ -243,7 +243,7 @@ class MessageService:
                     raise Forbidden("Only the author can edit a message.")
                 if row.deleted_at is not None:
                     raise InvalidPayload("A deleted message cannot be edited.", code="message_deleted")
-                if datetime.now(timezone.utc) - _aware(row.created_at) > timedelta(seconds=services.settings.edit_window_seconds):
+                if datetime.now(timezone.utc) - row.created_at > timedelta(seconds=services.settings.edit_window_seconds):
                     raise Forbidden("This message is too old to edit.", code="edit_window_closed")
                 key = services.keyring.room_key(room.id, room.wrapped_key)
                 row.nonce, row.ciphertext = services.keyring.encrypt_body(key, room.id, row.id, body)
@@ -298,10 +298,6 @@ async def _message_in_room(s: AsyncSession, room_id: str, message_id: str) -> Me
     if row is None or row.room_id != room_id:
         raise NotFound("No such message in this room.")
     return row
-
-
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 @router.on("message:send", SendMessage, ordered=True)

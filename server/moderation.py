@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .errors import Conflict, InvalidPayload, NotFound, RateLimited
 from .events import EventContext, EventRouter
 from .group_roles import MODERATORS, require_outranks, require_permission
-from .group_state import aware, group_action, now_utc
+from .group_state import group_action, now_utc
 from .groups import depart, stop_room_events
 from .room_access import RoomOnly, RoomUser
 from .addressing import user_room
@@ -73,7 +73,7 @@ async def enforce_slow_mode(session: AsyncSession, room: Room, membership: Membe
     )
     if last is None:
         return
-    wait = seconds - (now_utc() - aware(last)).total_seconds()
+    wait = seconds - (now_utc() - last).total_seconds()
     if wait > 0:
         raise RateLimited(
             f"Slow mode is on: one message every {seconds} seconds.", code="slow_mode",

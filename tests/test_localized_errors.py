@@ -75,7 +75,7 @@ async def test_an_http_error_is_in_the_browsers_language(server: ServerProcess) 
             assert resp.status == 401 and resp.headers["Content-Language"] == "es"
         assert body["error"] == {"code": "unauthorized", "message": "No has iniciado sesión."}
         async with http.post(f"{server.url}/api/auth/login", data=b"{not json", headers={"Accept-Language": "fr", "Content-Type": "application/json"}) as resp:
-            assert (await resp.json())["error"]["message"] == "Le corps de la requête n’est pas un JSON valide."
+            assert (await resp.json())["error"]["message"] == "Le contenu envoyé n'est pas du JSON valide."
         async with http.get(f"{server.url}/api/me", headers={"Accept-Language": "de"}) as resp:
             assert (await resp.json())["error"]["message"] == "You are not signed in."
 

@@ -43,8 +43,9 @@ class WebUser:
         await dialog.dismiss()
 
     @classmethod
-    async def open(cls, browser: Browser, server: ServerProcess, *, viewport: dict | None = None, locale: str = "en-US") -> "WebUser":
-        context = await browser.new_context(viewport=viewport or DESKTOP, locale=locale, timezone_id="Europe/Madrid")
+    async def open(cls, browser: Browser, server: ServerProcess, *, viewport: dict | None = None, locale: str = "en-US",
+                   timezone_id: str = "Europe/Madrid") -> "WebUser":
+        context = await browser.new_context(viewport=viewport or DESKTOP, locale=locale, timezone_id=timezone_id)
         page = await context.new_page()
         page.set_default_timeout(15_000)
         user = cls(context, page, server)

@@ -31,11 +31,6 @@ CLAIM_LEASE = timedelta(seconds=120)
 BATCH_SIZE = 50
 
 
-def _utc(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
-
-
 async def record_reward(session: AsyncSession, kind: str, user_id: str, idempotency_key: str,
                         detail: dict[str, Any] | None = None) -> None:
     """Queue a reward inside the caller's transaction; a repeated key is ignored (paid once)."""
@@ -90,7 +85,7 @@ class OutboxDelivery:
         """Try every due row once; returns how many were delivered."""
         delivered = 0
         for row in await self._claim_due():
-            event = RewardEvent(row.idempotency_key, row.kind, row.user_id, _utc(row.created_at), row.detail or {})
+            event = RewardEvent(row.idempotency_key, row.kind, row.user_id, row.created_at, row.detail or {})
             try:
                 await self.sink.deliver(event)
             except RewardDeliveryFailed as exc:
