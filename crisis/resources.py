@@ -22,12 +22,15 @@ ALERT_TIER = 2
 OPEN_ALL_HOURS = N_("Open 24 hours, every day")
 # The directory's opening-hours codes, as the card says them.
 HOURS = {"24/7": OPEN_ALL_HOURS}
+# The international directory is the one line every card can show: its name is said in the
+# person's language (a country's own line keeps its own name).
+DIRECTORY_SERVICE = N_("Find A Helpline (international directory of crisis lines)")
 
 
 def hotline_view(line: Hotline, t: Gettext) -> dict[str, Any]:
     """One crisis line as the person's card shows it: how to reach it and when, in their language."""
     return {
-        "service": line.service,
+        "service": t(DIRECTORY_SERVICE) if line.country == "INTL" else line.service,
         "phone": list(line.phone),
         "text": list(line.text),
         "url": line.url,

@@ -371,9 +371,10 @@ async def test_the_writers_card_carries_no_verification_notes_and_is_all_spanish
     for line in card["hotlines"]:
         assert set(line) == {"service", "phone", "text", "url", "hours", "country"}
     assert card["hotlines"][0]["service"].startswith("024") and card["hotlines"][0]["hours"] == "Abierto las 24 horas, todos los días"
+    assert card["hotlines"][-1]["service"] == "Find A Helpline (directorio internacional de líneas de crisis)"
     text = json.dumps(card, ensure_ascii=False)
     for note in ("verified", "last_verified", "source", "notes", "Not opened during the check", "not confirmed",
-                 "no page seen", "Ministerio de Sanidad"):
+                 "no page seen", "Ministerio de Sanidad", "international directory"):
         assert note not in text, note
     alert = await desk.wait_for("crisis:alert", lambda d: d["room_id"] == room_id)
     await desk.call("crisis:resolve", {"alert_id": alert["id"], "outcome": "could_not_reach", "note": ""})
