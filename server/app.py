@@ -96,6 +96,7 @@ def build_services(settings: Settings) -> Services:
     services.messages = MessageService(services)
     services.presence = RedisPresence(services) if settings.redis_url else Presence(services)
     services.dispatcher = Dispatcher(services)
+    services.personal_data["safety_plan"] = functools.partial(crisis_safety_plans.own_plan, services)
     return services
 
 

@@ -57,7 +57,8 @@ def _iso(value: datetime | None) -> str | None:
 
 
 async def export_user(services: "Services", username: str, *, actor_id: str | None = None) -> dict[str, Any]:
-    """Everything we hold about one person, readable: profile, memberships, their messages decrypted."""
+    """Everything we hold about one person, readable: profile, memberships, their messages decrypted,
+    and what other features keep about them (``Services.personal_data``, e.g. their safety plan)."""
     chat = services.messages
     async with services.db.transaction() as s:
         user = await _user_by_username(s, username)
@@ -81,7 +82,7 @@ async def export_user(services: "Services", username: str, *, actor_id: str | No
             })
         await record_audit(s, actor_id, "privacy.export", target_id=user.id,
                            detail={**admin_detail(), "messages": len(messages), "rooms": len(memberships)})
-        return {
+        export = {
             "exported_at": datetime.now(timezone.utc).isoformat(),
             "profile": {
                 "id": user.id, "username": user.username, "display_name": user.display_name, "role": user.role,
@@ -96,6 +97,9 @@ async def export_user(services: "Services", username: str, *, actor_id: str | No
             ],
             "messages": messages,
         }
+    for section, read in services.personal_data.items():
+        export[section] = await read(user.id)
+    return export
 
 
 def _tables_owned_by_user() -> list[Any]:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 DisconnectHook = Callable[[str, "AuthUser"], Awaitable[None]]
 HealthReport = Callable[[], Awaitable[Any]]
+PersonalData = Callable[[str], Awaitable[Any]]
 
 
 @dataclass
@@ -59,5 +60,7 @@ class Services:
     disconnect_hooks: list[DisconnectHook] = field(default_factory=list)
     # Named sections of GET /healthz (e.g. the languages safety monitoring reads).
     health: dict[str, HealthReport] = field(default_factory=dict)
+    # Named sections of a person's data export kept by other features (e.g. their safety plan).
+    personal_data: dict[str, PersonalData] = field(default_factory=dict)
 
 SERVICES = web.AppKey("services", Services)

@@ -87,14 +87,19 @@ async def cli_json(server: ServerProcess, *args: str) -> dict:
     return json.loads(done.stdout)
 
 
-async def test_an_export_returns_the_persons_profile_rooms_and_messages_readable(sqlite_server):
+async def test_an_export_returns_the_persons_profile_rooms_messages_and_safety_plan_readable(sqlite_server):
     mentee, mentor = await register(sqlite_server, country="ES"), await register(sqlite_server, role="mentor")
     a = await mentee.connect()
     room = (await a.call("room:create", {"kind": "direct", "member_ids": [mentor.id]}))["room"]
     await a.call("message:send", {"room_id": room["id"], "client_id": "1", "body": "mine, in plain words"})
+    plan = {"warning_signs": ["I stop answering friends"], "coping": ["a walk by the river"], "people_places": [],
+            "professionals": [], "environment": [], "emergency_contact": {"name": "Sis", "phone": "+34 600 000 000"}}
+    assert (await a.call("safety_plan:set", {"plan": plan}))["ok"]
     b = await mentor.connect()
     await b.call("message:send", {"room_id": room["id"], "client_id": "1", "body": "the mentor's words are not in it"})
     data = await cli_json(sqlite_server, "users", "export", mentee.username)
+    assert data["safety_plan"]["coping"] == ["a walk by the river"]
+    assert data["safety_plan"]["emergency_contact"]["name"] == "Sis"
     assert data["profile"]["username"] == mentee.username and data["profile"]["country"] == "ES"
     assert "password_hash" not in json.dumps(data)
     assert [m["room_id"] for m in data["memberships"]] == [room["id"]]
