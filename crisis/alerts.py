@@ -155,16 +155,14 @@ async def alert_views(services: "Services", session: AsyncSession, rows: Iterabl
 def _decrypt(services: "Services", room: Room | None, aad_id: str, nonce: bytes | None, ciphertext: bytes | None) -> str | None:
     if room is None or room.wrapped_key is None or nonce is None or ciphertext is None:
         return None
-    key = services.keyring.room_key(room.id, room.wrapped_key)
-    return services.keyring.decrypt_body(key, room.id, aad_id, nonce, ciphertext)
+    return services.keyring.open(room.id, room.wrapped_key, aad_id, nonce, ciphertext)
 
 
 def _open_detection(services: "Services", room: Room | None, row: CrisisAlert) -> dict[str, Any]:
     """The stored Detection.to_dict(); empty once the room is shredded."""
     if room is None or room.wrapped_key is None or row.detection_nonce is None or row.detection_ciphertext is None:
         return {}
-    key = services.keyring.room_key(room.id, room.wrapped_key)
-    return services.keyring.open_json(key, room.id, _detection_aad_id(row.id), row.detection_nonce, row.detection_ciphertext)
+    return services.keyring.open_json(room.id, room.wrapped_key, _detection_aad_id(row.id), row.detection_nonce, row.detection_ciphertext)
 
 
 def opened_finding(services: "Services", room: Room | None, row: CrisisAlert) -> tuple[str | None, dict[str, Any]]:
@@ -177,12 +175,11 @@ async def raise_alert(services: "Services", sent: "SentMessage", detection: Dete
     """Store (and commit) an alert for a risky message and return its view, ready to be pushed."""
     room = sent.room
     alert_id = new_id()
-    key = services.keyring.room_key(room.id, room.wrapped_key)
-    nonce, ciphertext = services.keyring.encrypt_body(
-        key, room.id, _excerpt_aad_id(alert_id), detection.excerpt(EXCERPT_MAX_CHARS)
+    nonce, ciphertext = services.keyring.seal(
+        room.id, room.wrapped_key, _excerpt_aad_id(alert_id), detection.excerpt(EXCERPT_MAX_CHARS)
     )
     detection_nonce, detection_ciphertext = services.keyring.seal_json(
-        key, room.id, _detection_aad_id(alert_id), detection.to_dict()
+        room.id, room.wrapped_key, _detection_aad_id(alert_id), detection.to_dict()
     )
     now = datetime.now(timezone.utc)
     async with services.db.transaction() as s:
@@ -266,8 +263,7 @@ async def resolve(services: "Services", user: "AuthUser", alert_id: str, outcome
             raise await _claimed_conflict(services, s, row)
         room = await s.get(Room, row.room_id)
         assert room is not None
-        key = services.keyring.room_key(room.id, room.wrapped_key)
-        row.note_nonce, row.note_ciphertext = services.keyring.encrypt_body(key, room.id, _note_aad_id(row.id), note)
+        row.note_nonce, row.note_ciphertext = services.keyring.seal(room.id, room.wrapped_key, _note_aad_id(row.id), note)
         ended = await end_responder_access(s, row, row.claimed_by) if row.claimed_by else None
         row.claimed_by = row.claimed_by or user.id
         row.claimed_at = row.claimed_at or now

@@ -82,8 +82,7 @@ def _clean(plan: Plan) -> dict[str, Any]:
 
 
 def _open(services: "Services", row: SafetyPlan) -> dict[str, Any]:
-    key = services.keyring.room_key(_key_id(row.user_id), row.wrapped_key)
-    return services.keyring.open_json(key, _key_id(row.user_id), PLAN_RECORD, row.nonce, row.ciphertext)
+    return services.keyring.open_json(_key_id(row.user_id), row.wrapped_key, PLAN_RECORD, row.nonce, row.ciphertext)
 
 
 async def own_plan(services: "Services", user_id: str) -> dict[str, Any] | None:
@@ -106,8 +105,7 @@ async def save_plan(services: "Services", user_id: str, plan: Plan) -> dict[str,
         if row is None:
             row = SafetyPlan(user_id=user_id, wrapped_key=services.keyring.new_room_key(_key_id(user_id)))
             s.add(row)
-        key = services.keyring.room_key(_key_id(user_id), row.wrapped_key)
-        row.nonce, row.ciphertext = services.keyring.seal_json(key, _key_id(user_id), PLAN_RECORD, value)
+        row.nonce, row.ciphertext = services.keyring.seal_json(_key_id(user_id), row.wrapped_key, PLAN_RECORD, value)
         row.updated_at = datetime.now(timezone.utc)
         await record_audit(s, user_id, "safety_plan.set", target_id=user_id)
     return value

@@ -90,24 +90,27 @@ class Keyring:
     def forget_room(self, room_id: str) -> None:
         self._room_keys.pop(room_id, None)
 
-    def encrypt_body(self, data_key: bytes, room_id: str, message_id: str, body: str) -> tuple[bytes, bytes]:
+    def seal(self, owner_id: str, wrapped: bytes | None, record_id: str, text: str) -> tuple[bytes, bytes]:
+        """Encrypt text that belongs to one key owner (a room, a person's safety plan) under the
+        owner's data key, bound to the owner and to ``record_id`` (a message id, an alert's note)
+        so a ciphertext cannot be moved to another record. The one way we encrypt at rest."""
         nonce = os.urandom(NONCE_BYTES)
-        ciphertext = AESGCM(data_key).encrypt(nonce, body.encode("utf-8"), _message_aad(room_id, message_id))
+        ciphertext = AESGCM(self.room_key(owner_id, wrapped)).encrypt(nonce, text.encode("utf-8"), _record_aad(owner_id, record_id))
         return nonce, ciphertext
 
-    def decrypt_body(self, data_key: bytes, room_id: str, message_id: str, nonce: bytes, ciphertext: bytes) -> str:
-        return AESGCM(data_key).decrypt(nonce, ciphertext, _message_aad(room_id, message_id)).decode("utf-8")
+    def open(self, owner_id: str, wrapped: bytes | None, record_id: str, nonce: bytes, ciphertext: bytes) -> str:
+        return AESGCM(self.room_key(owner_id, wrapped)).decrypt(nonce, ciphertext, _record_aad(owner_id, record_id)).decode("utf-8")
 
-    def seal_json(self, data_key: bytes, room_id: str, record_id: str, value: Any) -> tuple[bytes, bytes]:
-        """Encrypt a JSON-ready value that belongs to a room, bound to ``record_id`` like a body."""
-        return self.encrypt_body(data_key, room_id, record_id, json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    def seal_json(self, owner_id: str, wrapped: bytes | None, record_id: str, value: Any) -> tuple[bytes, bytes]:
+        return self.seal(owner_id, wrapped, record_id, json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
-    def open_json(self, data_key: bytes, room_id: str, record_id: str, nonce: bytes, ciphertext: bytes) -> Any:
-        return json.loads(self.decrypt_body(data_key, room_id, record_id, nonce, ciphertext))
+    def open_json(self, owner_id: str, wrapped: bytes | None, record_id: str, nonce: bytes, ciphertext: bytes) -> Any:
+        return json.loads(self.open(owner_id, wrapped, record_id, nonce, ciphertext))
 
 
-def _message_aad(room_id: str, message_id: str) -> bytes:
-    return f"mv-msg:{room_id}:{message_id}".encode()
+def _record_aad(owner_id: str, record_id: str) -> bytes:
+    # "mv-msg" since the first release: every stored ciphertext is bound with this prefix.
+    return f"mv-msg:{owner_id}:{record_id}".encode()
 
 
 def wrap_key(master: bytes, room_id: str, data_key: bytes) -> bytes:

@@ -104,8 +104,7 @@ class MessageService:
     def decrypt(self, room: Room, row: Message) -> str | None:
         if row.ciphertext is None or row.nonce is None:
             return None
-        key = self.services.keyring.room_key(room.id, room.wrapped_key)
-        return self.services.keyring.decrypt_body(key, room.id, row.id, row.nonce, row.ciphertext)
+        return self.services.keyring.open(room.id, room.wrapped_key, row.id, row.nonce, row.ciphertext)
 
     async def send(self, sender: "AuthUser", p: SendMessage, *, kind: str = "text") -> dict[str, Any]:
         body = self._validate_body(p.body)
@@ -202,8 +201,7 @@ class MessageService:
                     update(rooms).where(rooms.c.id == room.id).values(last_seq=rooms.c.last_seq + 1).returning(rooms.c.last_seq)
                 )
                 message_id = new_id()
-                key = services.keyring.room_key(room.id, room.wrapped_key)
-                nonce, ciphertext = services.keyring.encrypt_body(key, room.id, message_id, body)
+                nonce, ciphertext = services.keyring.seal(room.id, room.wrapped_key, message_id, body)
                 row = Message(
                     id=message_id, room_id=room.id, seq=seq, sender_id=sender.id, client_id=p.client_id,
                     nonce=nonce, ciphertext=ciphertext, language=p.language[:8], kind=kind,
@@ -245,8 +243,7 @@ class MessageService:
                     raise InvalidPayload("A deleted message cannot be edited.", code="message_deleted")
                 if datetime.now(timezone.utc) - row.created_at > timedelta(seconds=services.settings.edit_window_seconds):
                     raise Forbidden("This message is too old to edit.", code="edit_window_closed")
-                key = services.keyring.room_key(room.id, room.wrapped_key)
-                row.nonce, row.ciphertext = services.keyring.encrypt_body(key, room.id, row.id, body)
+                row.nonce, row.ciphertext = services.keyring.seal(room.id, room.wrapped_key, row.id, body)
                 row.edited_at = datetime.now(timezone.utc)
                 view = message_view(room.id, row, body)
             await services.sio.emit("message:edited", view, to=socket_room(room.id))

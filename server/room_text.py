@@ -31,16 +31,14 @@ def open_room_text(keyring: Keyring, room: Room) -> RoomText:
     """The room's title and agenda; empty once the room is shredded."""
     if room.wrapped_key is None or room.text_nonce is None or room.text_ciphertext is None:
         return RoomText()
-    key = keyring.room_key(room.id, room.wrapped_key)
-    stored = keyring.open_json(key, room.id, ROOM_TEXT_RECORD, room.text_nonce, room.text_ciphertext)
+    stored = keyring.open_json(room.id, room.wrapped_key, ROOM_TEXT_RECORD, room.text_nonce, room.text_ciphertext)
     return RoomText(title=stored["title"], agenda=list(stored["agenda"]))
 
 
 def seal_room_text(keyring: Keyring, room: Room, text: RoomText) -> None:
     """Store the room's title and agenda, encrypted, on its row (the caller's session saves it)."""
-    key = keyring.room_key(room.id, room.wrapped_key)
     room.text_nonce, room.text_ciphertext = keyring.seal_json(
-        key, room.id, ROOM_TEXT_RECORD, {"title": text.title, "agenda": text.agenda}
+        room.id, room.wrapped_key, ROOM_TEXT_RECORD, {"title": text.title, "agenda": text.agenda}
     )
 
 

@@ -95,18 +95,16 @@ def upgrade() -> None:
         settings, items = _agenda_split(settings)
         sealed: dict[str, Any] = {"text_nonce": None, "text_ciphertext": None}
         if wrapped_key is not None:
-            key = keyring.room_key(room_id, wrapped_key)
             sealed["text_nonce"], sealed["text_ciphertext"] = keyring.seal_json(
-                key, room_id, ROOM_TEXT_RECORD, {"title": title or "", "agenda": items}
+                room_id, wrapped_key, ROOM_TEXT_RECORD, {"title": title or "", "agenda": items}
             )
         # Blanked before the column goes: PostgreSQL's DROP COLUMN leaves the bytes in every tuple.
         bind.execute(sa.update(rooms).where(rooms.c.id == room_id).values(title="", settings=settings, **sealed))
     for alert_id, room_id, detection, wrapped_key in alert_rows:
         sealed = {"detection_nonce": None, "detection_ciphertext": None}
         if wrapped_key is not None:
-            key = keyring.room_key(room_id, wrapped_key)
             sealed["detection_nonce"], sealed["detection_ciphertext"] = keyring.seal_json(
-                key, room_id, _detection_record(alert_id), detection or {}
+                room_id, wrapped_key, _detection_record(alert_id), detection or {}
             )
         bind.execute(sa.update(alerts).where(alerts.c.id == alert_id).values(detection={}, **sealed))
 
@@ -134,13 +132,13 @@ def downgrade() -> None:
     for room_id, wrapped_key, settings, nonce, ciphertext in room_rows:
         text = {"title": "", "agenda": []}
         if wrapped_key is not None and ciphertext is not None:
-            text = keyring.open_json(keyring.room_key(room_id, wrapped_key), room_id, ROOM_TEXT_RECORD, nonce, ciphertext)
+            text = keyring.open_json(room_id, wrapped_key, ROOM_TEXT_RECORD, nonce, ciphertext)
         bind.execute(sa.update(rooms).where(rooms.c.id == room_id).values(
             title=text["title"], settings=_agenda_joined(settings, text["agenda"])))
     for alert_id, room_id, wrapped_key, nonce, ciphertext in alert_rows:
         detection: dict[str, Any] = {}
         if wrapped_key is not None and ciphertext is not None:
-            detection = keyring.open_json(keyring.room_key(room_id, wrapped_key), room_id, _detection_record(alert_id), nonce, ciphertext)
+            detection = keyring.open_json(room_id, wrapped_key, _detection_record(alert_id), nonce, ciphertext)
         bind.execute(sa.update(alerts).where(alerts.c.id == alert_id).values(detection=detection))
 
     for table, columns in (("crisis_alerts", ("detection_ciphertext", "detection_nonce")), ("rooms", ("text_ciphertext", "text_nonce"))):
