@@ -19,7 +19,7 @@ from aiortc.sdp import SessionDescription
 from media.forwarding import ForwardingTrack
 from media.relay import BoundedMediaRelay
 from media.speaker import AudioLevel
-from server.errors import AppError
+from media.errors import MediaError
 
 PUBLISHING_DIRECTIONS = ("sendrecv", "sendonly")
 
@@ -37,7 +37,7 @@ def read_offer_layout(sdp: str) -> OfferLayout:
     try:
         description = SessionDescription.parse(sdp)
     except Exception as error:
-        raise AppError("The media offer is not valid SDP.", code="media_offer_invalid") from error
+        raise MediaError("The media offer is not valid SDP.", code="media_offer_invalid") from error
     layout = OfferLayout()
     for media in description.media:
         if media.kind not in ("audio", "video"):
@@ -45,13 +45,13 @@ def read_offer_layout(sdp: str) -> OfferLayout:
         mid = media.rtp.muxId
         if media.direction in PUBLISHING_DIRECTIONS:
             if media.kind in layout.publish:
-                raise AppError(f"The offer publishes more than one {media.kind} track.",
+                raise MediaError(f"The offer publishes more than one {media.kind} track.",
                                code="media_offer_invalid")
             layout.publish[media.kind] = mid
         elif media.direction == "recvonly":
             layout.slots[media.kind].append(mid)
     if not layout.publish and not any(layout.slots.values()):
-        raise AppError("The offer has no audio or video.", code="media_offer_invalid")
+        raise MediaError("The offer has no audio or video.", code="media_offer_invalid")
     return layout
 
 

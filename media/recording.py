@@ -28,7 +28,7 @@ from aiortc.contrib.media import MediaRecorder
 from media.forwarding import ForwardingTrack
 from media.participant import Participant
 from media.relay import BoundedMediaRelay
-from server.errors import AppError
+from media.errors import MediaError
 from server.storage.private_files import private_directory, private_file
 
 logger = logging.getLogger(__name__)
@@ -84,10 +84,10 @@ class RoomRecording:
         """Start recording now; refused unless everyone present has consented."""
         missing = self.missing_consent(participants)
         if missing:
-            raise AppError("Everyone in the session must agree before recording starts.",
+            raise MediaError("Everyone in the session must agree before recording starts.",
                            code="consent_required", status=409, details={"missing": missing})
         if not any(p.published for p in participants):
-            raise AppError("There is nothing to record yet.", code="media_nothing_to_record",
+            raise MediaError("There is nothing to record yet.", code="media_nothing_to_record",
                            status=409)
         self.wanted = True
         await self._close_segment()

@@ -27,7 +27,7 @@ from media.recording import RoomRecording
 from media.relay import BoundedMediaRelay
 from media.room import Room
 from media.stats import participant_stats
-from server.errors import AppError
+from media.errors import MediaError
 
 logger = logging.getLogger(__name__)
 
@@ -60,11 +60,11 @@ class MediaServer:
                    is_leader: bool) -> dict[str, str]:
         """Connect a participant; returns the SDP answer. Rejoining replaces the old session."""
         if self._closed:
-            raise AppError("The media server is shutting down.", code="media_server_closed",
+            raise MediaError("The media server is shutting down.", code="media_server_closed",
                            status=503)
         if not isinstance(offer, dict) or offer.get("type") != "offer" or not isinstance(
                 offer.get("sdp"), str):
-            raise AppError("Expected an SDP offer.", code="media_offer_invalid")
+            raise MediaError("Expected an SDP offer.", code="media_offer_invalid")
         layout = read_offer_layout(offer["sdp"])
         for _ in range(JOIN_ATTEMPTS):
             room = self._room_for_join(room_id)
@@ -77,13 +77,13 @@ class MediaServer:
                 finally:
                     if not room.participants:
                         await self._close_room(room)
-        raise AppError("The session is busy, please retry.", code="media_busy", status=503)
+        raise MediaError("The session is busy, please retry.", code="media_busy", status=503)
 
     def _room_for_join(self, room_id: str) -> Room:
         room = self._rooms.get(room_id)
         if room is None:
             if len(self._rooms) >= self.max_rooms:
-                raise AppError("The media server is at capacity; please try again later.",
+                raise MediaError("The media server is at capacity; please try again later.",
                                code="media_server_full", status=503)
             room = Room(room_id, RoomRecording(room_id, self.recordings_dir, self._relay),
                         self._relay)
@@ -96,7 +96,7 @@ class MediaServer:
         if previous is not None:
             await previous.close()
         if len(room.participants) >= self.max_participants_per_room:
-            raise AppError(f"This session is full ({self.max_participants_per_room} people).",
+            raise MediaError(f"This session is full ({self.max_participants_per_room} people).",
                            code="media_room_full", status=409)
         # max-bundle: with aiortc's default (balanced) policy, a second m-line of the same kind
         # is tied to that kind's first transport before BUNDLE is applied, and that transport
@@ -121,14 +121,14 @@ class MediaServer:
                 else:
                     transceiver.direction = "inactive"
             await pc.setLocalDescription(await pc.createAnswer())
-        except AppError:
+        except MediaError:
             await participant.close()
             raise
         except Exception as error:
             await participant.close()
             logger.warning("media negotiation failed for %s in %s: %s", user_id, room.room_id,
                            error)
-            raise AppError("The media offer could not be negotiated.",
+            raise MediaError("The media offer could not be negotiated.",
                            code="media_negotiation_failed") from error
 
         @pc.on("connectionstatechange")
@@ -182,14 +182,14 @@ class MediaServer:
     def _room(self, room_id: str) -> Room:
         room = self._rooms.get(room_id)
         if room is None:
-            raise AppError("There is no media session for this room.", code="media_no_session",
+            raise MediaError("There is no media session for this room.", code="media_no_session",
                            status=404)
         return room
 
     def _participant(self, room: Room, user_id: str) -> Participant:
         participant = room.participants.get(user_id)
         if participant is None:
-            raise AppError("You are not connected to this media session.",
+            raise MediaError("You are not connected to this media session.",
                            code="media_not_in_room", status=404)
         return participant
 
@@ -199,7 +199,7 @@ class MediaServer:
         subscriber = self._participant(room, user_id)
         source = self._participant(room, source_user_id)
         if "video" not in source.published:
-            raise AppError("That participant is not sending video.", code="media_no_video",
+            raise MediaError("That participant is not sending video.", code="media_no_video",
                            status=404)
         if source_user_id in subscriber.video_requests:
             subscriber.video_requests.remove(source_user_id)

@@ -4,11 +4,13 @@ server media relay (group sessions, and the fallback when a 1:1 cannot connect p
 from __future__ import annotations
 
 import contextlib
+import functools
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator, Literal
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Literal
 
 import msgspec
 
+from media.errors import MediaError
 from server.audit import record_audit
 from server.errors import AppError, Forbidden
 from server.events import EventContext, EventRouter
@@ -22,6 +24,20 @@ if TYPE_CHECKING:
     from server.services import Services
 
 router = EventRouter()
+Handler = Callable[[EventContext, Any], Awaitable[dict[str, Any]]]
+
+
+def answers_media_errors(handler: Handler) -> Handler:
+    """Turn the media package's errors into the server's structured error, at this one edge."""
+
+    @functools.wraps(handler)
+    async def answering(ctx: EventContext, p: Any) -> dict[str, Any]:
+        try:
+            return await handler(ctx, p)
+        except MediaError as error:
+            raise AppError(error.message, code=error.code, status=error.status, details=error.details) from error
+
+    return answering
 
 MAX_SDP_CHARS = 64 * 1024
 MAX_CANDIDATE_CHARS = 2048
@@ -180,11 +196,13 @@ async def _joined_relay_call(ctx: EventContext, call_id: str) -> tuple[Call, boo
 
 
 @router.on("media:layout")
+@answers_media_errors
 async def on_media_layout(ctx: EventContext, _p: Any) -> dict[str, Any]:
     return {"layout": _media_server(ctx.services).slot_layout()}
 
 
 @router.on("media:join", MediaOffer)
+@answers_media_errors
 async def on_media_join(ctx: EventContext, p: MediaOffer) -> dict[str, Any]:
     _check_size(p.sdp, MAX_SDP_CHARS)
     call, is_leader = await _joined_relay_call(ctx, p.call_id)
@@ -193,6 +211,7 @@ async def on_media_join(ctx: EventContext, p: MediaOffer) -> dict[str, Any]:
 
 
 @router.on("media:leave", CallRef)
+@answers_media_errors
 async def on_media_leave(ctx: EventContext, p: CallRef) -> dict[str, Any]:
     if ctx.services.media is not None:
         await ctx.services.media.leave(p.call_id, ctx.user.id)
@@ -200,6 +219,7 @@ async def on_media_leave(ctx: EventContext, p: CallRef) -> dict[str, Any]:
 
 
 @router.on("media:request_video", VideoRequest)
+@answers_media_errors
 async def on_request_video(ctx: EventContext, p: VideoRequest) -> dict[str, Any]:
     call, _lead = await _joined_relay_call(ctx, p.call_id)
     media = _media_server(ctx.services)
@@ -211,12 +231,14 @@ async def on_request_video(ctx: EventContext, p: VideoRequest) -> dict[str, Any]
 
 
 @router.on("media:stats", CallRef)
+@answers_media_errors
 async def on_media_stats(ctx: EventContext, p: CallRef) -> dict[str, Any]:
     call, _lead = await _joined_relay_call(ctx, p.call_id)
     return {"stats": await _media_server(ctx.services).stats(call.id)}
 
 
 @router.on("media:consent", Consent)
+@answers_media_errors
 async def on_consent(ctx: EventContext, p: Consent) -> dict[str, Any]:
     """Recording consent is per person and recorded (audit log), and can be withdrawn at any time."""
     call, _lead = await _joined_relay_call(ctx, p.call_id)
@@ -241,10 +263,12 @@ async def _set_recording(ctx: EventContext, call_id: str, on: bool) -> list[str]
 
 
 @router.on("media:record_start", CallRef)
+@answers_media_errors
 async def on_record_start(ctx: EventContext, p: CallRef) -> dict[str, Any]:
     return {"file": (await _set_recording(ctx, p.call_id, True))[0]}
 
 
 @router.on("media:record_stop", CallRef)
+@answers_media_errors
 async def on_record_stop(ctx: EventContext, p: CallRef) -> dict[str, Any]:
     return {"files": await _set_recording(ctx, p.call_id, False)}

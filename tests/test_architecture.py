@@ -9,6 +9,7 @@ dependencies, and are left out):
   and the command line), which wire the features together;
 - crisis/ uses only the shared core of server/ (configuration, errors, keys, storage, events,
   addressing, room access, the message-hook types), never a chat feature;
+- media/ needs only storage from server/ and raises its own MediaError (signaling translates it);
 - an import inside a function says why, in a comment beside or just above it.
 """
 
@@ -152,3 +153,9 @@ def test_every_import_inside_a_function_says_why() -> None:
 
 def test_the_check_itself_sees_a_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == [["a", "b", "c"]]
+
+
+def test_media_needs_only_storage_from_the_server_and_raises_its_own_errors() -> None:
+    wrong = sorted((m, t) for m, targets in EDGES.items() if m.startswith("media")
+                   for t in targets if t.startswith("server") and not t.startswith("server.storage"))
+    assert wrong == []

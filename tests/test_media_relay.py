@@ -21,7 +21,7 @@ from tests.media_peers import ClientPeer, wait_until
 from tests.netns import InsideLoop, NetworkNamespace, netns  # noqa: F401  (fixture)
 
 PAGES = Path(__file__).parent / "pages"
-from server.errors import AppError
+from media.errors import MediaError
 
 pytestmark = pytest.mark.netns
 
@@ -55,7 +55,7 @@ class Session:
         peer, offer = await self.inside.run(make_offer())
         try:
             answer = await self.server.join(room, name, offer, is_leader=leader)
-        except AppError:
+        except MediaError:
             await self.inside.run(peer.close())
             raise
         await self.inside.run(peer.accept(answer))
@@ -148,17 +148,17 @@ async def test_limits_are_reported_with_clear_codes(inside: InsideLoop, tmp_path
     try:
         await session.join("small", "a", luma=50)
         await session.join("small", "b", luma=100)
-        with pytest.raises(AppError) as full_room:
+        with pytest.raises(MediaError) as full_room:
             await session.join("small", "c", luma=150)
         assert full_room.value.code == "media_room_full"
-        with pytest.raises(AppError) as full_server:
+        with pytest.raises(MediaError) as full_server:
             await session.join("other", "d", luma=200)
         assert full_server.value.code == "media_server_full"
-        with pytest.raises(AppError) as bad_offer:
+        with pytest.raises(MediaError) as bad_offer:
             await session.server.join("small", "e", {"type": "offer", "sdp": "nonsense"},
                                       is_leader=False)
         assert bad_offer.value.code == "media_offer_invalid"
-        with pytest.raises(AppError) as not_there:
+        with pytest.raises(MediaError) as not_there:
             await session.server.request_video("small", "a", "nobody")
         assert not_there.value.code == "media_not_in_room"
     finally:
@@ -171,13 +171,13 @@ async def test_recording_needs_everyones_consent_and_writes_a_playable_file(
     mentee = await session.join("rec", "mentee", luma=180, amplitude=LOUD)
     assert await wait_until(lambda: sees(mentor, mentee) and sees(mentee, mentor))
 
-    with pytest.raises(AppError) as refused:
+    with pytest.raises(MediaError) as refused:
         await session.server.start_recording("rec")
     assert refused.value.code == "consent_required"
     assert refused.value.details["missing"] == ["mentor", "mentee"]
 
     await session.server.set_consent("rec", "mentor", True)
-    with pytest.raises(AppError):
+    with pytest.raises(MediaError):
         await session.server.start_recording("rec")
     consent = await session.server.set_consent("rec", "mentee", True)
     assert consent["user_id"] == "mentee" and consent["granted"] and consent["at"]
@@ -243,7 +243,7 @@ async def test_a_browser_and_an_aiortc_peer_see_and_hear_each_other(
         try:
             answer = await session.server.join("web", "browser", await request.json(),
                                                is_leader=False)
-        except AppError as error:
+        except MediaError as error:
             return web.json_response(error.to_wire(), status=error.status)
         return web.json_response(answer)
 
