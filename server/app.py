@@ -19,7 +19,7 @@ from aiohttp import web
 
 from crisis import coverage as crisis_coverage, help_lines, monitoring as crisis_monitoring, responders as crisis_responders, safety_plans as crisis_safety_plans
 from . import cluster, connections, http_api, messages, presence, profile, rooms, wirejson
-from . import agenda, groups, leadership, moderation
+from .groups import agenda, leadership, moderation, rooms as groups
 from . import heap, wireguard
 from .auth import TokenService
 from .config import Settings

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from signaling.calls import CallService
 
     from .events import Dispatcher
-    from .groups import GroupService
+    from .groups.rooms import GroupService
     from .matching.base import Matcher
     from .messages import MessageService
     from .presence import Presence

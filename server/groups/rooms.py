@@ -16,21 +16,21 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 from sqlalchemy import delete, select
 
-from .audit import audit_entries
-from .cluster import leave_room_for_user
-from .errors import Conflict, Forbidden, InvalidPayload, NotFound
-from .events import EventContext, EventRouter
-from .group_roles import CO_LEADER, LEADER, MEMBER, MODERATORS, require_owner
-from .group_state import GroupSizes, GroupTx, group_action, group_view, new_group_state, open_group_state
-from .room_text import open_room_text
+from ..audit import audit_entries
+from ..cluster import leave_room_for_user
+from ..errors import Conflict, Forbidden, InvalidPayload, NotFound
+from ..events import EventContext, EventRouter
+from .roles import CO_LEADER, LEADER, MEMBER, MODERATORS, require_owner
+from .state import GroupSizes, GroupTx, group_action, group_view, new_group_state, open_group_state
+from ..room_text import open_room_text
 from .leadership import end_session_leadership
-from .rooms import GROUP_CREATOR_ROLES, ROOM_CREATE_RATE, create_room
-from .room_access import RoomOnly, RoomUser, require_member, room_view
-from .addressing import socket_room, user_room
-from .storage.models import GroupInvitation, Membership, Room, User
+from ..rooms import GROUP_CREATOR_ROLES, ROOM_CREATE_RATE, create_room
+from ..room_access import RoomOnly, RoomUser, require_member, room_view
+from ..addressing import socket_room, user_room
+from ..storage.models import GroupInvitation, Membership, Room, User
 
 if TYPE_CHECKING:
-    from .services import Services
+    from ..services import Services
 
 router = EventRouter()
 AUDIT_MAX_PAGE = 500

@@ -14,17 +14,17 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .errors import Conflict, InvalidPayload, NotFound, RateLimited
-from .events import EventContext, EventRouter
-from .group_roles import MODERATORS, require_outranks, require_permission
-from .group_state import group_action, now_utc
-from .groups import depart, stop_room_events
-from .room_access import RoomOnly, RoomUser
-from .addressing import user_room
-from .storage.models import Membership, Message, Room
+from ..errors import Conflict, InvalidPayload, NotFound, RateLimited
+from ..events import EventContext, EventRouter
+from .roles import MODERATORS, require_outranks, require_permission
+from .state import group_action, now_utc
+from .rooms import depart, stop_room_events
+from ..room_access import RoomOnly, RoomUser
+from ..addressing import user_room
+from ..storage.models import Membership, Message, Room
 
 if TYPE_CHECKING:
-    from .users import AuthUser
+    from ..users import AuthUser
 
 router = EventRouter()
 

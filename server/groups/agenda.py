@@ -7,10 +7,10 @@ from typing import Any
 
 import msgspec
 
-from .errors import Conflict, InvalidPayload
-from .events import EventContext, EventRouter
-from .group_state import GroupTx, group_action
-from .room_access import RoomOnly
+from ..errors import Conflict, InvalidPayload
+from ..events import EventContext, EventRouter
+from .state import GroupTx, group_action
+from ..room_access import RoomOnly
 
 router = EventRouter()
 

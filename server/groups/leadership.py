@@ -14,12 +14,12 @@ from typing import Any
 
 import msgspec
 
-from .errors import Conflict, Forbidden, InvalidPayload
-from .events import EventContext, EventRouter
-from .group_roles import CO_LEADER, LEADER, MEMBER, require_owner
-from .group_state import GroupTx, group_action, now_utc
-from .storage.models import Membership, User
-from .room_access import RoomOnly
+from ..errors import Conflict, Forbidden, InvalidPayload
+from ..events import EventContext, EventRouter
+from .roles import CO_LEADER, LEADER, MEMBER, require_owner
+from .state import GroupTx, group_action, now_utc
+from ..storage.models import Membership, User
+from ..room_access import RoomOnly
 
 router = EventRouter()
 GROUP_LEADER_USER_ROLES = ("leader", "admin")

@@ -7,8 +7,8 @@ on the group's owner (the leader who owns the group, even while another member l
 
 from __future__ import annotations
 
-from .errors import Forbidden
-from .storage.models import Membership
+from ..errors import Forbidden
+from ..storage.models import Membership
 
 LEADER = "leader"
 CO_LEADER = "co-leader"

@@ -1,0 +1,1 @@
+"""Group rooms: creating and joining groups, roles, the agenda, rotating leadership and moderation."""
