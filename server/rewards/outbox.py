@@ -15,12 +15,13 @@ import random
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..storage import Database
+from ..storage.claims import claim_due
 from ..storage.models import RewardOutbox
 from .base import REWARD_KINDS, RewardDeliveryFailed, RewardEvent, RewardSink
 
@@ -63,23 +64,14 @@ class OutboxDelivery:
 
     async def _claim_due(self) -> list[Any]:
         now = datetime.now(timezone.utc)
-        due = (
-            select(RewardOutbox.id)
-            .where(RewardOutbox.delivered_at.is_(None), RewardOutbox.next_attempt_at <= now)
-            .order_by(RewardOutbox.id)
-            .limit(BATCH_SIZE)
+        rows = await claim_due(
+            self.db, RewardOutbox.id, [RewardOutbox.delivered_at.is_(None), RewardOutbox.next_attempt_at <= now],
+            order_by=RewardOutbox.id, limit=BATCH_SIZE,
+            values={"next_attempt_at": now + CLAIM_LEASE, "attempts": RewardOutbox.attempts + 1},
+            returning=[RewardOutbox.id, RewardOutbox.idempotency_key, RewardOutbox.kind, RewardOutbox.user_id,
+                       RewardOutbox.detail, RewardOutbox.created_at, RewardOutbox.attempts],
         )
-        if not self.db.is_sqlite:
-            due = due.with_for_update(skip_locked=True)
-        async with self.db.transaction() as s:
-            result = await s.execute(
-                update(RewardOutbox)
-                .where(RewardOutbox.id.in_(due.scalar_subquery()), RewardOutbox.delivered_at.is_(None))
-                .values(next_attempt_at=now + CLAIM_LEASE, attempts=RewardOutbox.attempts + 1)
-                .returning(RewardOutbox.id, RewardOutbox.idempotency_key, RewardOutbox.kind, RewardOutbox.user_id,
-                           RewardOutbox.detail, RewardOutbox.created_at, RewardOutbox.attempts)
-            )
-            return sorted(result.all(), key=lambda row: row.id)
+        return sorted(rows, key=lambda row: row.id)
 
     async def deliver_due(self) -> int:
         """Try every due row once; returns how many were delivered."""

@@ -12,11 +12,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Callable
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..config import Settings
 from ..i18n import format_datetime_for
+from ..storage.claims import claim_due
 from ..storage.models import ScheduledSession, SessionReminder
 from .sessions import OPEN_STATUSES, as_utc, notify, participant_ids, readers
 
@@ -48,22 +49,12 @@ async def clear_reminders(session: AsyncSession, session_id: str) -> None:
 
 async def claim_due_reminders(services: "Services", now: datetime) -> list[tuple[str, int]]:
     """Mark due reminders sent and return (session_id, offset) for the ones this process won."""
-    due = (
-        select(SessionReminder.id)
-        .where(SessionReminder.sent_at.is_(None), SessionReminder.due_at <= now)
-        .order_by(SessionReminder.due_at)
-        .limit(BATCH_SIZE)
+    rows = await claim_due(
+        services.db, SessionReminder.id, [SessionReminder.sent_at.is_(None), SessionReminder.due_at <= now],
+        order_by=SessionReminder.due_at, limit=BATCH_SIZE, values={"sent_at": now},
+        returning=[SessionReminder.session_id, SessionReminder.offset_seconds],
     )
-    if not services.db.is_sqlite:
-        due = due.with_for_update(skip_locked=True)
-    async with services.db.transaction() as s:
-        result = await s.execute(
-            update(SessionReminder)
-            .where(SessionReminder.id.in_(due.scalar_subquery()), SessionReminder.sent_at.is_(None))
-            .values(sent_at=now)
-            .returning(SessionReminder.session_id, SessionReminder.offset_seconds)
-        )
-        return [(session_id, offset) for session_id, offset in result.all()]
+    return [(session_id, offset) for session_id, offset in rows]
 
 
 def _reminder_notice(title: str, starts: datetime, now: datetime) -> Callable[[Callable[..., str], str, str], str]:
