@@ -15,7 +15,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from crisis.detector import CONVERSATION_MIN_MESSAGES
+from crisis.detector import CONVERSATION_MIN_MESSAGES, Detection
 
 WINDOW_MESSAGES = CONVERSATION_MIN_MESSAGES
 WINDOW_SECONDS = 30 * 60
@@ -26,7 +26,7 @@ MAX_WRITERS = 10_000
 class _Said:
     at: float
     text: str
-    language: str
+    detection: Detection
 
 
 class ConversationWindows:
@@ -40,8 +40,8 @@ class ConversationWindows:
         self._clock = clock
         self._windows: OrderedDict[tuple[str, str], deque[_Said]] = OrderedDict()
 
-    def add(self, room_id: str, writer_id: str, text: str, language: str) -> list[str]:
-        """Remember one message; return the writer's recent texts in this room in its language.
+    def add(self, room_id: str, writer_id: str, text: str, detection: Detection) -> list[tuple[str, Detection]]:
+        """Remember one graded message; return the writer's recent ones in this room in its language.
 
         Only texts of the same language are graded together: the classifier's thresholds are
         per language, and a mixed window would be read with the wrong ones.
@@ -53,11 +53,11 @@ class ConversationWindows:
             window = deque(maxlen=self._size)
         while window and now - window[0].at > self._max_age:
             window.popleft()
-        window.append(_Said(now, text, language))
+        window.append(_Said(now, text, detection))
         self._windows[key] = window
         while len(self._windows) > self._max_writers:
             self._windows.popitem(last=False)
-        return [said.text for said in window if said.language == language]
+        return [(said.text, said.detection) for said in window if said.detection.language == detection.language]
 
     def forget(self, room_id: str, writer_id: str) -> None:
         """Drop a writer's window: their room is not monitored, so their words are not kept."""

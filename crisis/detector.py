@@ -213,7 +213,8 @@ def combine(lexical: Detection, probability: float, thresholds: Thresholds) -> D
     return replace(lexical, tier=tier, reasons=tuple(reasons), probability=probability)
 
 
-def detect_conversation(texts: Sequence[str], language: str | None = None) -> Detection:
+def detect_conversation(texts: Sequence[str], language: str | None = None, *,
+                        graded: Sequence[Detection] | None = None) -> Detection:
     """Grade a writer's recent messages in one room together, oldest first, the newest last.
 
     Risk often builds over several messages ("so tired of everything" … "nothing matters
@@ -222,14 +223,15 @@ def detect_conversation(texts: Sequence[str], language: str | None = None) -> De
     together as risk; otherwise the newest message keeps its own grade (an earlier message that
     alerted did so on its own, and must not page again for every later line). A newest message
     with no sign of risk ends the check at once, which keeps ordinary chat at the cost of one
-    message.
+    message. ``graded`` are the texts' own detections when the caller already has them (the live
+    scan does), so only the joined text is graded again.
     """
-    newest = detect(texts[-1], language)
+    singles = list(graded) if graded is not None else [detect(text, language) for text in texts]
+    newest = singles[-1]
     if len(texts) < 2 or (newest.tier == 0 and (newest.probability or 0.0) < CONVERSATION_MIN_PROBABILITY):
         return newest
-    texts = texts[-CONVERSATION_MIN_MESSAGES:]
+    texts, singles = texts[-CONVERSATION_MIN_MESSAGES:], singles[-CONVERSATION_MIN_MESSAGES:]
     joined = detect("\n".join(texts), language)
-    singles = [detect(text, language) for text in texts[:-1]] + [newest]
     leaning = sum(1 for d in singles if d.tier >= 1 or (d.probability or 0.0) >= CONVERSATION_MIN_PROBABILITY)
     thresholds = load_classifier().thresholds_for(joined.language)
     built_up = (len(texts) == CONVERSATION_MIN_MESSAGES and leaning == len(texts) and not thresholds.lexicon_only

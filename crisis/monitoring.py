@@ -42,6 +42,7 @@ from server.errors import Forbidden, NotFound
 from server.events import EventContext, EventRouter
 from server.services import SERVICES
 from server.httpio import json_response
+from server.message_hooks import SAFETY_REVIEW, SAFETY_UNSCANNED
 from server.room_access import member_ids, require_member, room_view
 from server.addressing import user_room
 from server.storage.models import Membership, Message, Room, User
@@ -58,8 +59,6 @@ routes = web.RouteTableDef()
 FLAGGED_USER_ROLES = ("mentor", "leader", "professional", "admin", "responder")
 FLAGGED_ROOM_ROLES = ("leader", "co-leader")
 
-UNSCANNED = "unscanned"
-REVIEW = "review"
 SCAN_ATTEMPTS = 3
 # Pauses between tries to store an alert: long enough for a busy database to recover, short
 # enough that the room's next message (waiting on its lock) is not held for long.
@@ -122,8 +121,10 @@ class SafetyScanner:
                 SCAN_FAILURES.labels("scan").inc()
                 log.exception("crisis.scan_failed", extra={"fields": {"room_id": outgoing.room_id, "attempt": attempt}})
         if detection is None:
-            outgoing.safety = REVIEW
-        return functools.partial(self.act_on_scan, detection=detection)
+            outgoing.safety = SAFETY_REVIEW
+        # Looked up here, off the room's lock, and only for a message that will show the card.
+        has_plan = detection is not None and detection.tier >= 1 and await _has_plan(services, outgoing.sender.id)
+        return functools.partial(self.act_on_scan, detection=detection, has_safety_plan=has_plan)
 
     async def _grade(self, services: "Services", outgoing: "OutgoingMessage") -> Detection:
         language = outgoing.language or outgoing.sender.locale or None
@@ -133,27 +134,29 @@ class SafetyScanner:
             english = (await services.translation.english(outgoing.body, detection.language)
                        if services.translation is not None and detection.language else None)
             if english is None:
-                outgoing.safety = UNSCANNED
+                outgoing.safety = SAFETY_UNSCANNED
                 return detection
             detection, text = detect(english, SCAN_LANGUAGE, trust_language=True), english
-        recent = self.windows.add(outgoing.room_id, outgoing.sender.id, text, detection.language)
+        recent = self.windows.add(outgoing.room_id, outgoing.sender.id, text, detection)
         if detection.tier < ALERT_TIER and len(recent) > 1:
-            return detect_conversation(recent, detection.language)
+            return detect_conversation([t for t, _ in recent], detection.language, graded=[d for _, d in recent])
         return detection
 
-    async def act_on_scan(self, services: "Services", sent: "SentMessage", *, detection: Detection | None) -> None:
+    async def act_on_scan(self, services: "Services", sent: "SentMessage", *, detection: Detection | None,
+                          has_safety_plan: bool) -> None:
         """Act on one stored message's grade; runs before ``message:new`` goes out."""
         if not sent.room.safety_monitoring:
             self.windows.forget(sent.room.id, sent.sender.id)
             if sent.view["safety"] is not None:
                 await _set_safety(services, sent, None)
             return
-        await act_on_grade(services, sent, detection)
+        await act_on_grade(services, sent, detection, has_safety_plan)
 
 
-async def act_on_grade(services: "Services", sent: "SentMessage", detection: Detection | None) -> None:
+async def act_on_grade(services: "Services", sent: "SentMessage", detection: Detection | None,
+                       has_safety_plan: bool) -> None:
     """Offer help, flag and alert as the grade of a message in a monitored room asks."""
-    if sent.view["safety"] == UNSCANNED:
+    if sent.view["safety"] == SAFETY_UNSCANNED:
         UNSCANNED_MESSAGES.labels(_language_label(sent.view["language"])).inc()
         return
     if detection is None:
@@ -167,10 +170,10 @@ async def act_on_grade(services: "Services", sent: "SentMessage", detection: Det
         await services.crisis.notify_level("crisis:alert", alert, 0)
     elif detection.tier >= ALERT_TIER:
         MARKED_FOR_REVIEW.inc()
-        await _set_safety(services, sent, REVIEW)
+        await _set_safety(services, sent, SAFETY_REVIEW)
     resources = crisis_resources(country=sent.sender.country, locale=sent.sender.locale, tier=detection.tier,
                                  responders_alerted=alert is not None,
-                                 has_safety_plan=await safety_plans.has_plan(services, sent.sender.id))
+                                 has_safety_plan=has_safety_plan)
     await services.sio.emit("crisis:resources", {**about, **resources}, to=user_room(sent.sender.id))
     flag = {**about, "tier": detection.tier, "author_id": sent.sender.id, "responders_alerted": alert is not None}
     for uid in await _flag_recipients(services, sent.room.id, sent.sender.id):
@@ -198,6 +201,15 @@ async def _set_safety(services: "Services", sent: "SentMessage", safety: str | N
             await s.execute(update(Message).where(Message.id == sent.view["id"]).values(safety=safety))
     except Exception:
         log.exception("crisis.mark_failed", extra={"fields": {"room_id": sent.room.id, "safety": safety}})
+
+
+async def _has_plan(services: "Services", user_id: str) -> bool:
+    """Whether the card can point to the writer's plan; a failed look-up must not cost the alert."""
+    try:
+        return await safety_plans.has_plan(services, user_id)
+    except Exception:
+        log.exception("crisis.safety_plan_lookup_failed")
+        return False
 
 
 def _language_label(code: str) -> str:
