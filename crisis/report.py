@@ -47,9 +47,9 @@ def summarize(rows: list[Any]) -> dict[str, Any]:
         if outcome:
             by_outcome[outcome] = by_outcome.get(outcome, 0) + 1
         if claimed_at:
-            to_claim.append((_utc(claimed_at) - _utc(created_at)).total_seconds())
+            to_claim.append((claimed_at - created_at).total_seconds())
         if contact_at:
-            to_contact.append((_utc(contact_at) - _utc(created_at)).total_seconds())
+            to_contact.append((contact_at - created_at).total_seconds())
     return {
         "alerts": len(rows),
         "by_tier": by_tier,

@@ -22,6 +22,11 @@ if TYPE_CHECKING:
     from .services import Services
     from .users import AuthUser
 
+# A message's ``safety`` marker, shown to every reader: nobody could scan it (its language has no
+# lexicon and no translation), or its scan or alert failed and it awaits review.
+SAFETY_UNSCANNED = "unscanned"
+SAFETY_REVIEW = "review"
+
 
 @dataclass
 class SentMessage:

@@ -27,7 +27,7 @@ from .addressing import socket_room
 from .audit import record_audit
 from .errors import Forbidden, InvalidPayload, NotFound
 from .events import EventContext, EventRouter
-from .message_hooks import FanoutHook, MessageHooks, OutgoingMessage, SentMessage
+from .message_hooks import SAFETY_REVIEW, FanoutHook, MessageHooks, OutgoingMessage, SentMessage
 from .room_access import require_member
 from .storage.models import Membership, Message, Room, new_id
 
@@ -124,7 +124,7 @@ class MessageService:
                 except Exception:
                     # The message is not lost, but nobody can vouch for it: it says so to every reader.
                     log.exception("message.pre_send_failed", extra={"fields": {"room_id": p.room_id}})
-                    outgoing.safety = "review"
+                    outgoing.safety = SAFETY_REVIEW
                     continue
                 if follow_up is not None:
                     once_stored.append(follow_up)
