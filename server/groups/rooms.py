@@ -106,6 +106,14 @@ async def pending(g: GroupTx, user_id: str) -> GroupInvitation | None:
     return await g.session.get(GroupInvitation, (g.room.id, user_id)) if len(user_id) <= 64 else None
 
 
+async def join_request(g: GroupTx, user_id: str) -> GroupInvitation:
+    """The person's open request to join, which a moderator approves or rejects."""
+    waiting = await pending(g, user_id)
+    if waiting is None or waiting.kind != "request":
+        raise NotFound("That person has not asked to join.")
+    return waiting
+
+
 @router.on("group:create", CreateGroup, roles=GROUP_CREATOR_ROLES)
 async def on_group_create(ctx: EventContext, p: CreateGroup) -> dict[str, Any]:
     """Open a group with its leader only; everyone named is invited, not added."""
@@ -251,9 +259,7 @@ async def on_requests(ctx: EventContext, p: RoomOnly) -> dict[str, Any]:
 @router.on("group:approve", RoomUser)
 async def on_approve(ctx: EventContext, p: RoomUser) -> dict[str, Any]:
     async with group_action(ctx.services, p.room_id, ctx.user.id, permission="approve") as g:
-        waiting = await pending(g, p.user_id)
-        if waiting is None or waiting.kind != "request":
-            raise NotFound("That person has not asked to join.")
+        await join_request(g, p.user_id)
         await admit(g, p.user_id, "request")
     await announce_added(ctx.services, p.room_id, p.user_id)
     return {"group": g.view}
@@ -262,10 +268,7 @@ async def on_approve(ctx: EventContext, p: RoomUser) -> dict[str, Any]:
 @router.on("group:reject", RoomUser)
 async def on_reject(ctx: EventContext, p: RoomUser) -> dict[str, Any]:
     async with group_action(ctx.services, p.room_id, ctx.user.id, permission="approve") as g:
-        waiting = await pending(g, p.user_id)
-        if waiting is None or waiting.kind != "request":
-            raise NotFound("That person has not asked to join.")
-        await g.session.delete(waiting)
+        await g.session.delete(await join_request(g, p.user_id))
         await g.record("join_request.rejected", target_id=p.user_id, broadcast=False)
     await ctx.services.sio.emit("group:request_declined", {"room_id": p.room_id}, to=user_room(p.user_id))
     return {}
