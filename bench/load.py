@@ -111,7 +111,7 @@ async def prepare_ours(settings: Any, n: int, group: int) -> list[dict[str, Any]
     """Users, group rooms and tokens made through our own services (no password hashing:
     these users never sign in with a password; the bench measures chat, not sign-in)."""
     from server.app import build_services
-    from server.rooms import create_room
+    from server.chat.rooms import create_room
     from server.storage.models import User
 
     services = build_services(settings.replace(redis_url=""))
@@ -132,7 +132,7 @@ async def prepare_ours(settings: Any, n: int, group: int) -> list[dict[str, Any]
 
 
 def start_ours(n: int, group: int, workdir: Path, redis_url: str, env_extra: dict[str, str]) -> Target:
-    from server.config import Settings
+    from server.core.config import Settings
 
     db_name = f"mv_bench_{uuid.uuid4().hex[:8]}"
     asyncio.run(_pg(f'CREATE DATABASE "{db_name}"'))

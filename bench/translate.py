@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from server.config import Settings
+from server.core.config import Settings
 from server.translation.packages import install_package_file, installed_pairs
 from server.translation.translator import Translator
 from tests.argos_fixture import WORDS, build_packages

@@ -24,18 +24,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crisis.detector import Detection
 from crisis.metrics import ALERTS, TIME_TO_CLAIM
 from crisis.outreach import after_access_ended, end_responder_access
-from server.audit import record_audit
-from server.errors import Conflict, Forbidden, InvalidPayload, NotFound
+from server.core.audit import record_audit
+from server.core.errors import Conflict, Forbidden, InvalidPayload, NotFound
+from server.core.roles import ADMIN, PROFESSIONAL, RESPONDER
 from server.storage.models import AuditEntry, CrisisAlert, Membership, ResponderOnCall, Room, SafetyPlan, User, new_id
 
 if TYPE_CHECKING:
-    from server.message_hooks import SentMessage
+    from server.accounts.users import AuthUser
+    from server.chat.message_hooks import SentMessage
     from server.services import Services
-    from server.users import AuthUser
 
-RESPONDER_ROLES = ("responder",)
+RESPONDER_ROLES = (RESPONDER,)
 # Supervisors see every alert, may resolve alerts others claimed, and read who opened what.
-SUPERVISOR_ROLES = ("professional", "admin")
+SUPERVISOR_ROLES = (PROFESSIONAL, ADMIN)
 CONSOLE_ROLES = RESPONDER_ROLES + SUPERVISOR_ROLES
 STATUSES = ("open", "claimed", "resolved")
 # How an alert ended, for the responder report and the detector's labelled evaluation export.

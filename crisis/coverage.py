@@ -48,7 +48,7 @@ def coverage(message_languages: Iterable[str], translation_pairs: Iterable[tuple
 
 async def scan_coverage(services: "Services") -> Coverage:
     """This deployment's coverage now: translation packages can be installed while it runs."""
-    pairs = await services.translation.translator().available_pairs() if services.translation is not None else set()
+    pairs = await services.translation.translator().available_pairs()
     return coverage(services.settings.message_languages, pairs)
 
 

@@ -22,10 +22,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crisis.alerts import alert_views
-from server.audit import record_audit
-from server.addressing import user_room
+from server.core.audit import record_audit
+from server.core.background import every
 from server.storage.models import CrisisAlert, ResponderOnCall
-from server.background import every
+from server.transport.addressing import user_room
 
 if TYPE_CHECKING:
     from server.services import Services

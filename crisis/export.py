@@ -58,7 +58,7 @@ async def run_export(path: Path) -> int:
     """The ``python -m crisis export-outcomes FILE`` command, on the server's own settings."""
     # A command line is a composition root: it builds the whole server, which imports crisis.
     from server.app import build_services
-    from server.config import Settings
+    from server.core.config import Settings
 
     services = build_services(Settings.from_env(argv=[]))
     await services.db.migrate()

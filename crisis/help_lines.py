@@ -13,8 +13,7 @@ import re
 from aiohttp import web
 
 from crisis.resources import crisis_resources
-
-from server.httpio import json_response
+from server.transport.httpio import json_response
 
 routes = web.RouteTableDef()
 

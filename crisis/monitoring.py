@@ -37,18 +37,19 @@ from crisis.conversation import ConversationWindows
 from crisis.coverage import SCAN_LANGUAGE, scan_coverage
 from crisis.detector import SUPPORTED_LANGUAGES, Detection, detect, detect_conversation
 from crisis.resources import ALERT_TIER, crisis_resources
-from server.audit import record_audit
-from server.errors import Forbidden, NotFound
-from server.events import EventContext, EventRouter
+from server.chat.message_hooks import SAFETY_REVIEW, SAFETY_UNSCANNED
+from server.chat.room_access import member_ids, require_member, room_view
+from server.core.audit import record_audit
+from server.core.errors import Forbidden, NotFound
+from server.core.roles import ADMIN, LEADER, MENTOR, PROFESSIONAL, RESPONDER, ROOM_MODERATORS
 from server.services import SERVICES
-from server.httpio import json_response
-from server.message_hooks import SAFETY_REVIEW, SAFETY_UNSCANNED
-from server.room_access import member_ids, require_member, room_view
-from server.addressing import user_room
 from server.storage.models import Membership, Message, Room, User
+from server.transport.addressing import user_room
+from server.transport.events import EventContext, EventRouter
+from server.transport.httpio import json_response
 
 if TYPE_CHECKING:
-    from server.message_hooks import OutgoingMessage, SentMessage
+    from server.chat.message_hooks import OutgoingMessage, SentMessage
     from server.services import Services
 
 log = logging.getLogger("crisis.monitoring")
@@ -56,8 +57,8 @@ router = EventRouter()
 routes = web.RouteTableDef()
 
 # Who in a room is told, gently, that someone there may be struggling.
-FLAGGED_USER_ROLES = ("mentor", "leader", "professional", "admin", "responder")
-FLAGGED_ROOM_ROLES = ("leader", "co-leader")
+FLAGGED_USER_ROLES = (MENTOR, LEADER, PROFESSIONAL, ADMIN, RESPONDER)
+FLAGGED_ROOM_ROLES = tuple(ROOM_MODERATORS)
 
 SCAN_ATTEMPTS = 3
 # Pauses between tries to store an alert: long enough for a busy database to recover, short
@@ -132,7 +133,7 @@ class SafetyScanner:
         text = outgoing.body
         if detection.language not in SUPPORTED_LANGUAGES:
             english = (await services.translation.english(outgoing.body, detection.language)
-                       if services.translation is not None and detection.language else None)
+                       if detection.language else None)
             if english is None:
                 outgoing.safety = SAFETY_UNSCANNED
                 return detection

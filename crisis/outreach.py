@@ -27,24 +27,25 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crisis.metrics import TIME_TO_CONTACT
-from server.audit import record_audit
-from server.cluster import leave_room_for_user
-from server.errors import Conflict, Forbidden, NotFound
-from server.i18n import N_, gettext_for, negotiate_locale
-from server.room_text import RoomText, seal_room_text
-from server.room_access import room_view
-from server.addressing import socket_room, user_room
+from server.chat.room_access import room_view
+from server.chat.room_text import RoomText, seal_room_text
+from server.core.audit import record_audit
+from server.core.errors import Conflict, Forbidden, NotFound
+from server.core.i18n import N_, gettext_for, negotiate_locale
+from server.core.roles import CRISIS_RESPONDER, MEMBER
 from server.storage.models import CrisisAlert, Membership, Room, User, new_id
+from server.transport.addressing import socket_room, user_room
+from server.transport.cluster import leave_room_for_user
 
 if TYPE_CHECKING:
-    from server.message_hooks import SentMessage
+    from server.accounts.users import AuthUser
+    from server.chat.message_hooks import SentMessage
     from server.services import Services
-    from server.users import AuthUser
 
 log = logging.getLogger("crisis.outreach")
 
 # The room_role of a responder who joined the writer's room; the room view shows it to everyone.
-CRISIS_RESPONDER_ROLE = "crisis_responder"
+CRISIS_RESPONDER_ROLE = CRISIS_RESPONDER
 CRISIS_ROOM_KIND = "crisis"
 RESPONDER_TITLE = N_("Crisis responder, MentalVerse")
 # How often each process re-reads which crisis conversations still wait for a first message.
@@ -145,7 +146,7 @@ async def _private_room(services: "Services", s: AsyncSession, writer_id: str, r
     seal_room_text(services.keyring, room, RoomText(title=""))
     s.add(room)
     await s.flush()
-    s.add(Membership(room_id=room_id, user_id=writer_id, role="member"))
+    s.add(Membership(room_id=room_id, user_id=writer_id, role=MEMBER))
     await record_audit(s, responder_id, "room.create", room_id=room_id, detail={"kind": CRISIS_ROOM_KIND, "members": 2})
     return room
 

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from crisis.alerts import OUTCOMES, SUPERVISOR_ROLES
-from server.errors import InvalidPayload
+from server.core.errors import InvalidPayload
 from server.storage.models import CrisisAlert
 
 if TYPE_CHECKING:
+    from server.accounts.users import AuthUser
     from server.services import Services
-    from server.users import AuthUser
 
 
 def _utc(moment: datetime) -> datetime:

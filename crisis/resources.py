@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from crisis.hotlines import Hotline, hotlines_for
-from server.i18n import N_, Gettext, gettext_for, negotiate_locale
+from server.core.i18n import N_, Gettext, gettext_for, negotiate_locale
 
 # Detector tier from which a responder is alerted (tier 1 only offers resources and flags mentors).
 ALERT_TIER = 2

@@ -34,14 +34,14 @@ from crisis.escalation import (
     set_on_call,
 )
 from crisis.metrics import refresh_gauges
-from server.background import every
-from server.connections import admit_connection, enter_session_rooms
-from server.errors import AppError, Forbidden
-from server.events import EventContext, EventRouter
+from server.core.background import every
+from server.core.errors import AppError, Forbidden
+from server.transport.connections import admit_connection, enter_session_rooms
+from server.transport.events import EventContext, EventRouter
 
 if TYPE_CHECKING:
+    from server.accounts.users import AuthUser
     from server.services import Services
-    from server.users import AuthUser
 
 log = logging.getLogger("crisis.responders")
 router = EventRouter()
@@ -126,12 +126,15 @@ class ResponderConsole:
             log.exception("crisis.replay_failed", extra={"fields": {"sid": sid}})
 
 
-def setup(services: "Services") -> None:
+def build_console(services: "Services") -> ResponderConsole:
     settings = services.settings
     ladder = EscalationLadder.from_settings(
         settings.escalation_chain, settings.escalation_step_seconds, settings.escalation_poll_seconds
     )
-    services.crisis = ResponderConsole(services, ladder)
+    return ResponderConsole(services, ladder)
+
+
+def setup(services: "Services") -> None:
     _install_namespace(services)
 
 

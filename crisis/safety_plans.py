@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import msgspec
 from sqlalchemy import select
 
-from server.audit import record_audit
-from server.errors import Forbidden, NotFound
-from server.events import EventContext, EventRouter
+from server.core.audit import record_audit
+from server.core.errors import Forbidden, NotFound
 from server.storage.models import CrisisAlert, SafetyPlan
+from server.transport.events import EventContext, EventRouter
 
 if TYPE_CHECKING:
+    from server.accounts.users import AuthUser
     from server.services import Services
-    from server.users import AuthUser
 
 router = EventRouter()
 

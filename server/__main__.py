@@ -17,8 +17,8 @@ from typing import Sequence
 
 from aiohttp import web
 
-from .config import Settings
-from .jsonlog import configure_logging
+from server.core.config import Settings
+from server.core.jsonlog import configure_logging
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(admin.run(command, [a for a in rest if not a.startswith("--")], settings))
     if command == "translation":
         # as above: no app, no event loop for package management
-        from .translation.cli import main as translation_main
+        from server.translation.cli import main as translation_main
 
         return translation_main(rest, settings)
     print(__doc__, file=sys.stderr)
@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def serve(settings: Settings) -> int:
     # The whole server, loaded only when serving (see main).
-    from .app import build_app
+    from server.app import build_app
 
     try:
         import uvloop  # optional: not available on every platform

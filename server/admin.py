@@ -7,13 +7,15 @@ import sys
 import orjson
 from sqlalchemy import make_url, select
 
-from .app import build_services
-from .config import Settings
-from .connections import publish_disconnect_user
-from .errors import AppError
-from .keyring import decode_key, encode_key, key_id, unwrap_key, wrap_key
-from .privacy import admin_detail, delete_user as erase_user, export_user as export_user_data
-from .storage.models import Room, SafetyPlan
+from server.accounts.privacy import admin_detail
+from server.accounts.privacy import delete_user as erase_user
+from server.accounts.privacy import export_user as export_user_data
+from server.app import build_services
+from server.core.config import Settings
+from server.core.errors import AppError
+from server.core.keyring import decode_key, encode_key, key_id, unwrap_key, wrap_key
+from server.storage.models import Room, SafetyPlan
+from server.transport.connections import publish_disconnect_user
 
 USAGE = """usage:
   python -m server users grant USERNAME ROLE

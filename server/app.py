@@ -17,33 +17,44 @@ from typing import AsyncIterator
 import socketio
 from aiohttp import web
 
-from crisis import coverage as crisis_coverage, help_lines, monitoring as crisis_monitoring, responders as crisis_responders, safety_plans as crisis_safety_plans
-from . import cluster, connections, http_api, messages, presence, profile, rooms, wirejson
-from .groups import agenda, leadership, moderation, rooms as groups
-from . import heap, wireguard
-from .auth import TokenService
-from .config import Settings
-from .connections import install_connection_handlers
-from .events import Dispatcher
-from .http_api import error_middleware
-from .services import SERVICES
-from .i18n import locale_middleware
-from .keyring import Keyring, load_or_create_master_key
-from .messages import MessageService
-from .presence import Presence
-from . import presence_redis
-from .presence_redis import RedisPresence
-from .ratelimit import RateLimiter
-from .security import cors_and_csrf_middleware, install_security
-from .services import Services
-from .translation import delivery as translation_delivery
-from .storage import Database
-from .storage.private_files import private_directory
-from .users import UserService
-from .matching import events as matching_events
-from .rewards import events as rewards_events
-from .scheduling import events as scheduling_events
+from crisis import coverage as crisis_coverage
+from crisis import help_lines
+from crisis import monitoring as crisis_monitoring
+from crisis import responders as crisis_responders
+from crisis import safety_plans as crisis_safety_plans
+from server.accounts import http_api, profile
+from server.accounts.auth import TokenService
+from server.accounts.http_api import error_middleware
+from server.accounts.users import UserService
+from server.chat import messages, presence, presence_redis, rooms
+from server.chat.messages import MessageService
+from server.chat.presence import Presence
+from server.chat.presence_redis import RedisPresence
+from server.core import heap
+from server.core.config import Settings
+from server.core.i18n import locale_middleware
+from server.core.keyring import Keyring, load_or_create_master_key
+from server.groups import agenda, leadership, moderation
+from server.groups import rooms as groups
+from server.groups.rooms import GroupService
+from server.groups.state import GroupSizes
+from server.matching import events as matching_events
+from server.matching.events import build_matcher
+from server.rewards import events as rewards_events
+from server.rewards.events import build_outbox
+from server.scheduling import events as scheduling_events
+from server.services import SERVICES, Services
+from server.storage import Database
+from server.storage.private_files import private_directory
+from server.translation import delivery as translation_delivery
+from server.translation.delivery import TranslationDelivery
+from server.transport import cluster, connections, wireguard, wirejson
+from server.transport.connections import install_connection_handlers
+from server.transport.events import Dispatcher
+from server.transport.ratelimit import RateLimiter
+from server.transport.security import cors_and_csrf_middleware, install_security
 from signaling import events as call_events
+from signaling.calls import CallService
 
 log = logging.getLogger("server.app")
 
@@ -64,7 +75,7 @@ def build_sio(settings: Settings) -> socketio.AsyncServer:
         async_mode="aiohttp",
         client_manager=cluster.build_client_manager(settings),
         json=wirejson,
-        # Every packet is decoded by the wire guard, which answers what it refuses (server/wireguard.py).
+        # Every packet is decoded by the wire guard, which answers what it refuses (server/transport/wireguard.py).
         serializer=wireguard.guarded_packet_class(settings.max_payload_bytes),
         cors_allowed_origins=list(settings.cors_origins) or None,
         ping_interval=settings.ping_interval,
@@ -96,6 +107,12 @@ def build_services(settings: Settings) -> Services:
     services.messages = MessageService(services)
     services.presence = RedisPresence(services) if settings.redis_url else Presence(services)
     services.dispatcher = Dispatcher(services)
+    services.translation = TranslationDelivery(settings)
+    services.groups = GroupService(GroupSizes.from_settings(settings))
+    services.matching = build_matcher(services)
+    services.rewards = build_outbox(services)
+    services.calls = CallService(services)
+    services.crisis = crisis_responders.build_console(services)
     services.personal_data["safety_plan"] = functools.partial(crisis_safety_plans.own_plan, services)
     return services
 
@@ -127,7 +144,7 @@ def build_app(settings: Settings) -> web.Application:
 
 
 def register_message_hooks(services: Services) -> None:
-    """Everything that runs around a message, in the order it runs (see server/message_hooks.py)."""
+    """Everything that runs around a message, in the order it runs (see server/chat/message_hooks.py)."""
     hooks = services.messages.hooks
     hooks.language_of = translation_delivery.message_language
     hooks.pre_send.append(crisis_monitoring.SafetyScanner())

@@ -8,26 +8,25 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 import socketio
 from aiohttp import web
 
-from .auth import TokenService
-from .config import Settings
-from .keyring import Keyring
-from .ratelimit import RateLimiter
-from .storage import Database
-from .users import UserService
+from server.accounts.auth import TokenService
+from server.accounts.users import UserService
+from server.core.config import Settings
+from server.core.keyring import Keyring
+from server.storage import Database
+from server.transport.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
     from crisis.responders import ResponderConsole
     from media.server import MediaServer
+    from server.accounts.users import AuthUser
+    from server.chat.messages import MessageService
+    from server.chat.presence import Presence
+    from server.groups.rooms import GroupService
+    from server.matching.base import Matcher
+    from server.rewards.outbox import OutboxDelivery
+    from server.translation.delivery import TranslationDelivery
+    from server.transport.events import Dispatcher
     from signaling.calls import CallService
-
-    from .events import Dispatcher
-    from .groups.rooms import GroupService
-    from .matching.base import Matcher
-    from .messages import MessageService
-    from .presence import Presence
-    from .rewards.outbox import OutboxDelivery
-    from .translation.delivery import TranslationDelivery
-    from .users import AuthUser
 
 DisconnectHook = Callable[[str, "AuthUser"], Awaitable[None]]
 HealthReport = Callable[[], Awaitable[Any]]
@@ -43,19 +42,19 @@ class Services:
     users: UserService
     limiter: RateLimiter
     sio: socketio.AsyncServer
-    # Built right after, in server/app.py build_services (they take the Services they live in).
+    # Built right after, all in server/app.py build_services (they take the Services they live in).
     messages: MessageService = field(init=False)
     presence: Presence = field(init=False)
     dispatcher: Dispatcher = field(init=False)
-    # Built by their feature's setup() in server/app.py FEATURES order; None until then, or when
-    # the feature is not part of this deployment.
-    translation: TranslationDelivery | None = None
-    groups: GroupService | None = None
-    matching: Matcher | None = None
-    rewards: OutboxDelivery | None = None
-    calls: CallService | None = None
+    translation: TranslationDelivery = field(init=False)
+    groups: GroupService = field(init=False)
+    matching: Matcher = field(init=False)
+    rewards: OutboxDelivery = field(init=False)
+    calls: CallService = field(init=False)
+    crisis: ResponderConsole = field(init=False)
+    # Built on the first relayed call (signaling/events.py): a process that never relays media
+    # never loads aiortc's codecs.
     media: MediaServer | None = None
-    crisis: ResponderConsole | None = None
     # Called with (sid, user) when a connection closes, for features that hold per-connection state.
     disconnect_hooks: list[DisconnectHook] = field(default_factory=list)
     # Named sections of GET /healthz (e.g. the languages safety monitoring reads).

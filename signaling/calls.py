@@ -17,14 +17,14 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.errors import AppError, Forbidden, NotFound
-from server.room_access import member_ids, require_member
-from server.addressing import user_room
+from server.chat.room_access import member_ids, require_member
+from server.core.errors import AppError, Forbidden, NotFound
 from server.storage.models import Call, CallParticipant, Room
+from server.transport.addressing import user_room
 
 if TYPE_CHECKING:
+    from server.accounts.users import AuthUser
     from server.services import Services
-    from server.users import AuthUser
 
 LIVE_STATES = ("ringing", "active")
 

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Liter
 import msgspec
 
 from media.errors import MediaError
-from server.audit import record_audit
-from server.errors import AppError, Forbidden
-from server.events import EventContext, EventRouter
-from server.room_access import require_member
+from server.chat.room_access import require_member
+from server.core.audit import record_audit
+from server.core.background import every
+from server.core.errors import AppError, Forbidden
+from server.core.roles import ROOM_MODERATORS
 from server.storage.models import Call, CallParticipant
-from signaling.calls import CallService
+from server.transport.events import EventContext, EventRouter
 from signaling.turn import ice_servers_for
-from server.background import every
 
 if TYPE_CHECKING:
     from server.services import Services
@@ -89,7 +89,6 @@ class Consent(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def setup(services: "Services") -> None:
-    services.calls = CallService(services)
     services.disconnect_hooks.append(services.calls.connection_closed)
 
 
@@ -191,7 +190,7 @@ async def _joined_relay_call(ctx: EventContext, call_id: str) -> tuple[Call, boo
         if call.mode != "relay":
             # A 1:1 that cannot connect peer to peer falls back to the relay for both sides.
             call.mode = "relay"
-        is_leader = membership.role in ("leader", "co-leader") or call.started_by == ctx.user.id
+        is_leader = membership.role in ROOM_MODERATORS or call.started_by == ctx.user.id
     return call, is_leader
 
 

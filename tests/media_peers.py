@@ -15,8 +15,15 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from aiortc import (AudioStreamTrack, RTCBundlePolicy, MediaStreamTrack, RTCConfiguration, RTCPeerConnection,
-                    RTCSessionDescription, VideoStreamTrack)
+from aiortc import (
+    AudioStreamTrack,
+    MediaStreamTrack,
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCSessionDescription,
+    VideoStreamTrack,
+)
 from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame, VideoFrame
 

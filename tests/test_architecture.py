@@ -7,8 +7,11 @@ dependencies, and are left out):
   functions too;
 - server/ never imports crisis/, media/ or signaling/, except in its composition roots (the app
   and the command line), which wire the features together;
-- crisis/ uses only the shared core of server/ (configuration, errors, keys, storage, events,
-  addressing, room access, the message-hook types), never a chat feature;
+- inside server/, layers point down: core/ and storage/ stand on nothing else; transport/ (the
+  wire) knows no feature; chat/ and accounts/ never reach up into groups, scheduling, matching,
+  rewards or translation;
+- crisis/ uses only what every feature may use (core/, transport/, storage/, the typed Services,
+  and the chat contract: hook types, room access, a room's sealed text), never a chat feature;
 - media/ needs only storage from server/ and raises its own MediaError (signaling translates it);
 - an import inside a function says why, in a comment beside or just above it.
 """
@@ -22,12 +25,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("server", "crisis", "media", "signaling")
 COMPOSITION_ROOTS = {"server.app", "server.__main__", "server.admin", "crisis.__main__", "crisis.export"}
-SERVER_CORE = {
-    "server.addressing", "server.audit", "server.background", "server.cluster", "server.config",
-    "server.connections", "server.errors", "server.events", "server.httpio", "server.i18n",
-    "server.keyring", "server.message_hooks", "server.room_access", "server.room_text",
-    "server.services", "server.validation",
-}
+# What every feature may stand on: the core, the wire, storage, the typed Services, and the chat
+# contract other features build on (the hook types, room access, a room's sealed text).
+SHARED = ("server.core", "server.transport", "server.storage")
+CHAT_CONTRACT = {"server.chat.message_hooks", "server.chat.room_access", "server.chat.room_text"}
+FEATURE_PACKAGES = ("groups", "scheduling", "matching", "rewards", "translation")
+
+
+def _within(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
 
 
 def _modules() -> dict[str, Path]:
@@ -131,7 +137,7 @@ def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_no_module_imports_itself_back_through_others() -> None:
-    assert len(MODULES) > 80 and EDGES["server.messages"], "the graph was read"
+    assert len(MODULES) > 80 and EDGES["server.chat.messages"], "the graph was read"
     assert _cycles(EDGES) == []
 
 
@@ -143,7 +149,8 @@ def test_server_features_never_import_crisis_media_or_signaling() -> None:
 
 def test_crisis_uses_only_the_shared_core_of_the_server() -> None:
     wrong = sorted((m, t) for m, targets in EDGES.items() if m.startswith("crisis") and m not in COMPOSITION_ROOTS
-                   for t in targets if t.startswith("server") and t not in SERVER_CORE and not t.startswith("server.storage"))
+                   for t in targets if t.startswith("server") and not _within(t, SHARED)
+                   and t not in CHAT_CONTRACT and t != "server.services")
     assert wrong == []
 
 
@@ -158,4 +165,23 @@ def test_the_check_itself_sees_a_cycle() -> None:
 def test_media_needs_only_storage_from_the_server_and_raises_its_own_errors() -> None:
     wrong = sorted((m, t) for m, targets in EDGES.items() if m.startswith("media")
                    for t in targets if t.startswith("server") and not t.startswith("server.storage"))
+    assert wrong == []
+
+
+def test_the_core_stands_only_on_storage() -> None:
+    wrong = sorted((m, t) for m, targets in EDGES.items() if _within(m, ("server.core", "server.storage"))
+                   for t in targets if t.startswith("server") and not _within(t, ("server.core", "server.storage")))
+    assert wrong == []
+
+
+def test_the_wire_knows_no_feature() -> None:
+    wrong = sorted((m, t) for m, targets in EDGES.items() if _within(m, ("server.transport",))
+                   for t in targets if t.startswith("server") and not _within(t, SHARED) and t != "server.services")
+    assert wrong == []
+
+
+def test_chat_and_accounts_never_reach_up_into_a_feature() -> None:
+    features = tuple(f"server.{name}" for name in FEATURE_PACKAGES)
+    wrong = sorted((m, t) for m, targets in EDGES.items() if _within(m, ("server.chat", "server.accounts"))
+                   for t in targets if _within(t, features))
     assert wrong == []

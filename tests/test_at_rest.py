@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 
-from server.keyring import Keyring, decode_key
+from server.core.keyring import Keyring, decode_key
 from server.storage.database import alembic_config
 from tests.live_server import LiveClient, Person, ServerProcess, close_all, register
 

@@ -17,8 +17,8 @@ import pytest
 
 from crisis.classifier import load_classifier
 from crisis.detector import NOT_COVERED_REASON, SUPPORTED_LANGUAGES, Detection, detect, detect_conversation
-from crisis.training.datasets import cssrs
 from crisis.hotlines import hotlines_for, load_hotlines, stale_entries
+from crisis.training.datasets import cssrs
 
 REPO = Path(__file__).resolve().parents[1]
 LABELLED = Path(__file__).parent / "data" / "crisis"

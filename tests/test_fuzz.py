@@ -25,15 +25,16 @@ import aiohttp
 import msgspec
 import pytest
 import socketio
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from msgspec import inspect as mi
 
 from server.app import build_app
-from server.config import Settings
-from server.errors import AppError
+from server.core.config import Settings
+from server.core.errors import AppError
 from server.services import SERVICES
-from server import wirejson
-from server.validation import check_value, parse
+from server.transport import wirejson
+from server.transport.validation import check_value, parse
 from tests.conftest import database_url_for
 from tests.live_server import ServerProcess, close_all, register
 

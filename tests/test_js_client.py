@@ -7,7 +7,6 @@ import json
 import shutil
 from pathlib import Path
 
-
 from tests.conftest import unavailable
 from tests.live_server import REPO, register
 

@@ -10,14 +10,14 @@ import aiohttp
 import pytest
 from babel.messages.pofile import read_po
 
-from server.errors import AppError
-from server.i18n import LOCALE_DIR, SUPPORTED_LOCALES
+from server.core.errors import AppError
+from server.core.i18n import LOCALE_DIR, SUPPORTED_LOCALES
 from tests.live_server import ServerProcess, close_all, register
 
 REPO = Path(__file__).resolve().parent.parent
 # The core's modules: every literal error message they raise must be in every catalog.
-CORE_MODULES = ("auth.py", "events.py", "rooms.py", "messages.py", "users.py", "http_api.py",
-                "validation.py", "profile.py", "translation/delivery.py")
+CORE_MODULES = ("accounts/auth.py", "transport/events.py", "chat/rooms.py", "chat/messages.py", "accounts/users.py",
+                "accounts/http_api.py", "transport/validation.py", "accounts/profile.py", "translation/delivery.py")
 ERROR_CLASSES = {cls.__name__ for cls in (AppError, *AppError.__subclasses__())}
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from server.keyring import decode_key, unwrap_key
+from server.core.keyring import decode_key, unwrap_key
 from tests.conftest import database_url_for
 from tests.live_server import PASSWORD, ServerProcess, close_all, register
 

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from server.security import CONTENT_SECURITY_POLICY
+from server.transport.security import CONTENT_SECURITY_POLICY
 from tests.conftest import REDIS_URL, database_url_for
 from tests.live_server import PASSWORD, ServerProcess, close_all, register
 

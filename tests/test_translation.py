@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from server.config import Settings
+from server.core.config import Settings
 from server.translation.cli import main as translation_cli
 from server.translation.language_id import detect_language
 from server.translation.translator import NOTE_NO_PACKAGE, Translator

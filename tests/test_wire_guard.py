@@ -10,14 +10,13 @@ python-socketio client cannot send the attack, a raw Engine.IO v4 WebSocket does
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 import aiohttp
 import pytest
 
-from server.wireguard import ENGINE_MAX_BYTES
+from server.transport.wireguard import ENGINE_MAX_BYTES
 from tests.live_server import LiveClient, Person, ServerProcess, close_all, register
 
 # The test servers run with the default app limit (Settings.max_payload_bytes).

@@ -7,10 +7,11 @@ from typing import Any
 
 import msgspec
 
-from ..errors import Conflict, InvalidPayload
-from ..events import EventContext, EventRouter
+from server.chat.room_access import RoomOnly
+from server.core.errors import Conflict, InvalidPayload
+from server.transport.events import EventContext, EventRouter
+
 from .state import GroupTx, group_action
-from ..room_access import RoomOnly
 
 router = EventRouter()
 

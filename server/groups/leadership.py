@@ -14,15 +14,17 @@ from typing import Any
 
 import msgspec
 
-from ..errors import Conflict, Forbidden, InvalidPayload
-from ..events import EventContext, EventRouter
+from server.chat.room_access import RoomOnly
+from server.core.errors import Conflict, Forbidden, InvalidPayload
+from server.core.roles import GROUP_LEADER_ROLES
+from server.storage.models import Membership, User
+from server.transport.events import EventContext, EventRouter
+
 from .roles import CO_LEADER, LEADER, MEMBER, require_owner
 from .state import GroupTx, group_action, now_utc
-from ..storage.models import Membership, User
-from ..room_access import RoomOnly
 
 router = EventRouter()
-GROUP_LEADER_USER_ROLES = ("leader", "admin")
+GROUP_LEADER_USER_ROLES = GROUP_LEADER_ROLES
 
 
 class Handover(msgspec.Struct, forbid_unknown_fields=True):

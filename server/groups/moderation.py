@@ -14,17 +14,18 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..errors import Conflict, InvalidPayload, NotFound, RateLimited
-from ..events import EventContext, EventRouter
+from server.chat.room_access import RoomOnly, RoomUser
+from server.core.errors import Conflict, InvalidPayload, NotFound, RateLimited
+from server.storage.models import Membership, Message, Room
+from server.transport.addressing import user_room
+from server.transport.events import EventContext, EventRouter
+
 from .roles import MODERATORS, require_outranks, require_permission
-from .state import group_action, now_utc
 from .rooms import depart, stop_room_events
-from ..room_access import RoomOnly, RoomUser
-from ..addressing import user_room
-from ..storage.models import Membership, Message, Room
+from .state import group_action, now_utc
 
 if TYPE_CHECKING:
-    from ..users import AuthUser
+    from server.accounts.users import AuthUser
 
 router = EventRouter()
 

@@ -7,14 +7,13 @@ on the group's owner (the leader who owns the group, even while another member l
 
 from __future__ import annotations
 
-from ..errors import Forbidden
-from ..storage.models import Membership
+from server.core.errors import Forbidden
+from server.core.roles import CO_LEADER, MEMBER, ROOM_LEADER, ROOM_MODERATORS
+from server.storage.models import Membership
 
-LEADER = "leader"
-CO_LEADER = "co-leader"
-MEMBER = "member"
+LEADER = ROOM_LEADER
 ROOM_ROLES = (LEADER, CO_LEADER, MEMBER)
-MODERATORS = frozenset({LEADER, CO_LEADER})
+MODERATORS = ROOM_MODERATORS
 RANK = {LEADER: 2, CO_LEADER: 1, MEMBER: 0}
 
 # Action name -> the room roles that may perform it. Actions reserved to the group's owner

@@ -16,21 +16,23 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 from sqlalchemy import delete, select
 
-from ..audit import audit_entries
-from ..cluster import leave_room_for_user
-from ..errors import Conflict, Forbidden, InvalidPayload, NotFound
-from ..events import EventContext, EventRouter
+from server.chat.room_access import RoomOnly, RoomUser, require_member, room_view
+from server.chat.room_text import open_room_text
+from server.chat.rooms import GROUP_CREATOR_ROLES, ROOM_CREATE_RATE, create_room
+from server.core.audit import audit_entries
+from server.core.errors import Conflict, Forbidden, InvalidPayload, NotFound
+from server.core.roles import ADMIN
+from server.storage.models import GroupInvitation, Membership, Room, User
+from server.transport.addressing import socket_room, user_room
+from server.transport.cluster import leave_room_for_user
+from server.transport.events import EventContext, EventRouter
+
+from .leadership import end_session_leadership
 from .roles import CO_LEADER, LEADER, MEMBER, MODERATORS, require_owner
 from .state import GroupSizes, GroupTx, group_action, group_view, new_group_state, open_group_state
-from ..room_text import open_room_text
-from .leadership import end_session_leadership
-from ..rooms import GROUP_CREATOR_ROLES, ROOM_CREATE_RATE, create_room
-from ..room_access import RoomOnly, RoomUser, require_member, room_view
-from ..addressing import socket_room, user_room
-from ..storage.models import GroupInvitation, Membership, Room, User
 
 if TYPE_CHECKING:
-    from ..services import Services
+    from server.services import Services
 
 router = EventRouter()
 AUDIT_MAX_PAGE = 500
@@ -41,10 +43,6 @@ class GroupService:
     """Group policy fixed at start-up (a bad size setting stops the server instead of a session)."""
 
     sizes: GroupSizes
-
-
-def setup(services: "Services") -> None:
-    services.groups = GroupService(GroupSizes.from_settings(services.settings))
 
 
 class CreateGroup(msgspec.Struct, forbid_unknown_fields=True):
@@ -311,7 +309,7 @@ async def on_audit(ctx: EventContext, p: AuditQuery) -> dict[str, Any]:
     if not 1 <= p.limit <= AUDIT_MAX_PAGE:
         raise InvalidPayload(f"limit is between 1 and {AUDIT_MAX_PAGE}.")
     async with ctx.services.db.transaction() as s:
-        if ctx.user.role != "admin":
+        if ctx.user.role != ADMIN:
             room, membership = await require_member(s, p.room_id, ctx.user.id)
             if room.kind != "group" or membership.role not in MODERATORS:
                 raise Forbidden("Only the group's leader or co-leaders can read its audit log.")

@@ -22,17 +22,18 @@ from typing import TYPE_CHECKING, Any, AsyncIterator
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..audit import record_audit
-from ..errors import AppError, Conflict, Forbidden, InvalidPayload
+from server.chat.room_text import RoomText, open_room_text, seal_room_text, settings_to_store
+from server.core.audit import record_audit
+from server.core.errors import AppError, Conflict, Forbidden, InvalidPayload
+from server.storage.models import Membership, Room
+from server.transport.addressing import socket_room
+
 from .roles import LEADER, require_permission
-from ..room_text import RoomText, open_room_text, seal_room_text, settings_to_store
-from ..addressing import socket_room
-from ..storage.models import Membership, Room
 
 if TYPE_CHECKING:
-    from ..config import Settings
-    from ..keyring import Keyring
-    from ..services import Services
+    from server.core.config import Settings
+    from server.core.keyring import Keyring
+    from server.services import Services
 
 DEFAULT_PROGRAM = "general"
 PROGRAM_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")

@@ -10,7 +10,8 @@ import abc
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..users import AuthUser
+from server.accounts.users import AuthUser
+from server.core.roles import MENTEE, MENTOR_ROLES
 
 MAX_MATCHES = 50
 
@@ -30,7 +31,7 @@ class Match:
 
 def counterpart_roles(role: str) -> tuple[str, ...]:
     """Mentees are matched with mentors (and leaders, who also mentor); everyone else with mentees."""
-    return ("mentor", "leader") if role == "mentee" else ("mentee",)
+    return MENTOR_ROLES if role == MENTEE else (MENTEE,)
 
 
 class Matcher(abc.ABC):

@@ -9,22 +9,23 @@ from typing import TYPE_CHECKING, Any, AsyncIterator
 
 import msgspec
 
-from ..errors import InvalidPayload
-from ..events import EventContext, EventRouter
-from ..storage.models import MatchingProfile
+from server.core.errors import InvalidPayload
+from server.storage.models import MatchingProfile
+from server.transport.events import EventContext, EventRouter
+
 from .base import Matcher
 from .http import HttpMatcher
 from .local import LocalMatcher
 from .webhook import routes
 
 if TYPE_CHECKING:
-    from ..services import Services
+    from server.services import Services
 
 router = EventRouter()
 MAX_TOPICS = 20
 MAX_TOPIC_CHARS = 40
 
-__all__ = ["router", "routes", "setup", "lifespan", "build_matcher"]
+__all__ = ["router", "routes", "lifespan", "build_matcher"]
 
 
 class Suggestions(msgspec.Struct, forbid_unknown_fields=True):
@@ -43,10 +44,6 @@ def build_matcher(services: "Services") -> Matcher:
     if settings.matching_backend == "http":
         return HttpMatcher(services.db, settings.matching_url, settings.matching_secret)
     raise ValueError(f"unknown matching_backend {settings.matching_backend!r} (use 'local' or 'http')")
-
-
-def setup(services: "Services") -> None:
-    services.matching = build_matcher(services)
 
 
 @contextlib.asynccontextmanager

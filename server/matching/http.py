@@ -10,10 +10,11 @@ import aiohttp
 import orjson
 from sqlalchemy import select
 
-from ..errors import Unavailable
-from ..storage import Database
-from ..storage.models import MatchingProfile, User
-from ..users import AuthUser
+from server.accounts.users import AuthUser
+from server.core.errors import Unavailable
+from server.storage import Database
+from server.storage.models import MatchingProfile, User
+
 from .base import MAX_MATCHES, Match, Matcher
 from .signature import signed_headers
 

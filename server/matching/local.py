@@ -11,10 +11,11 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from ..storage import Database
-from ..storage.models import MatchingProfile, User
-from ..users import AuthUser
-from ..scheduling.availability import availability_of, weekly_utc_intervals
+from server.accounts.users import AuthUser
+from server.scheduling.availability import availability_of, weekly_utc_intervals
+from server.storage import Database
+from server.storage.models import MatchingProfile, User
+
 from .base import MAX_MATCHES, Match, Matcher, counterpart_roles
 
 CANDIDATE_POOL = 500

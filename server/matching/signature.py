@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import time
 
-from ..errors import Unauthorized
+from server.core.errors import Unauthorized
 
 TIMESTAMP_HEADER = "X-MV-Timestamp"  # unix time, whole seconds
 SIGNATURE_HEADER = "X-MV-Signature"  # "sha256=<hex>"

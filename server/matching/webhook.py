@@ -14,21 +14,22 @@ import msgspec
 from aiohttp import web
 from sqlalchemy import select
 
-from ..audit import record_audit
-from ..errors import InvalidPayload, NotFound, PayloadTooLarge, Unavailable
-from ..services import SERVICES
-from ..httpio import json_response
-from ..addressing import user_room
-from ..scheduling.booking import direct_room_between, find_direct_room
-from ..storage.models import User
-from ..validation import decode_json, parse
+from server.core.audit import record_audit
+from server.core.errors import InvalidPayload, NotFound, PayloadTooLarge, Unavailable
+from server.core.roles import MENTEE, MENTOR_ROLES
+from server.scheduling.booking import direct_room_between, find_direct_room
+from server.services import SERVICES
+from server.storage.models import User
+from server.transport.addressing import user_room
+from server.transport.httpio import json_response
+from server.transport.validation import decode_json, parse
+
 from .signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 if TYPE_CHECKING:
-    from ..services import Services
+    from server.services import Services
 
 routes = web.RouteTableDef()
-MENTOR_ROLES = ("mentor", "leader")
 
 
 class NewMatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -44,7 +45,7 @@ async def open_room_for_match(services: "Services", match: NewMatch) -> tuple[st
         mentor, mentee = people.get(match.mentor_id), people.get(match.mentee_id)
         if mentor is None or mentee is None or mentor.banned or mentee.banned:
             raise NotFound("One of those people does not exist.")
-        if mentor.role not in MENTOR_ROLES or mentee.role != "mentee":
+        if mentor.role not in MENTOR_ROLES or mentee.role != MENTEE:
             raise InvalidPayload("A match pairs a mentor (or leader) with a mentee.", code="invalid_match")
     before = await find_direct_room(services, match.mentor_id, match.mentee_id)
     room_id = before or await direct_room_between(services, match.mentor_id, match.mentee_id)

@@ -8,15 +8,16 @@ from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from sqlalchemy import select
 
-from ..events import EventContext, EventRouter
-from ..storage.models import RewardOutbox
+from server.storage.models import RewardOutbox
+from server.transport.events import EventContext, EventRouter
+
 from .base import RewardSink
 from .http import HttpRewardSink
 from .ledger import LedgerSink
 from .outbox import OutboxDelivery
 
 if TYPE_CHECKING:
-    from ..services import Services
+    from server.services import Services
 
 router = EventRouter()
 
@@ -31,10 +32,10 @@ def build_sink(services: "Services") -> RewardSink:
     raise ValueError(f"unknown rewards_backend {settings.rewards_backend!r} (use 'ledger' or 'http')")
 
 
-def setup(services: "Services") -> None:
+def build_outbox(services: "Services") -> OutboxDelivery:
     settings = services.settings
-    services.rewards = OutboxDelivery(services.db, build_sink(services), settings.rewards_retry_base_seconds,
-                                      settings.rewards_retry_max_seconds)
+    return OutboxDelivery(services.db, build_sink(services), settings.rewards_retry_base_seconds,
+                          settings.rewards_retry_max_seconds)
 
 
 @contextlib.asynccontextmanager

@@ -5,7 +5,8 @@ from __future__ import annotations
 import aiohttp
 import orjson
 
-from ..matching.signature import signed_headers
+from server.matching.signature import signed_headers
+
 from .base import RewardDeliveryFailed, RewardEvent, RewardSink
 
 REQUEST_TIMEOUT_SECONDS = 10.0

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
 
-from ..storage import Database
-from ..storage.models import RewardLedgerEntry
+from server.storage import Database
+from server.storage.models import RewardLedgerEntry
+
 from .base import RewardEvent, RewardSink
 
 

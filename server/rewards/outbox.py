@@ -20,9 +20,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..storage import Database
-from ..storage.claims import claim_due
-from ..storage.models import RewardOutbox
+from server.storage import Database
+from server.storage.claims import claim_due
+from server.storage.models import RewardOutbox
+
 from .base import REWARD_KINDS, RewardDeliveryFailed, RewardEvent, RewardSink
 
 log = logging.getLogger("server.rewards")

@@ -17,8 +17,8 @@ import msgspec
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..errors import InvalidPayload
-from ..storage.models import AvailabilityWindow, User
+from server.core.errors import InvalidPayload
+from server.storage.models import AvailabilityWindow, User
 
 MAX_WINDOWS = 50
 MINUTES_PER_DAY = 24 * 60

@@ -18,21 +18,23 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..audit import record_audit
-from ..errors import Conflict, Forbidden, InvalidPayload, NotFound
-from ..rooms import create_room
-from ..room_access import require_member
-from ..storage.models import Membership, Room, ScheduledSession, SessionClaim, User, new_id
-from ..users import AuthUser
+from server.accounts.users import AuthUser
+from server.chat.room_access import require_member
+from server.chat.rooms import create_room
+from server.core.audit import record_audit
+from server.core.errors import Conflict, Forbidden, InvalidPayload, NotFound
+from server.core.roles import MENTOR_ROLES, ROOM_LEADER
+from server.storage.models import Membership, Room, ScheduledSession, SessionClaim, User, new_id
+
 from .availability import availability_of, is_slot_start, local_to_utc, slot_starts, zone
 from .reminders import clear_reminders, plan_reminders, reminder_offsets
 from .sessions import CANCELLED, SCHEDULED, as_utc, load_for_participant, participant_ids
 
 if TYPE_CHECKING:
-    from ..services import Services
+    from server.services import Services
 
 CLAIM_BLOCK = timedelta(minutes=15)
-HOST_ROLES = ("mentor", "leader")
+HOST_ROLES = MENTOR_ROLES
 MAX_OCCURRENCES = 52
 MAX_GROUP_MINUTES = 8 * 60
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -192,7 +194,7 @@ async def schedule_group(services: "Services", leader: AuthUser, room_id: str, f
     rows = []
     async with services.db.transaction() as s:
         room, membership = await require_member(s, room_id, leader.id)
-        if room.kind != "group" or membership.role != "leader":
+        if room.kind != "group" or membership.role != ROOM_LEADER:
             raise Forbidden("Only the leader of a group room can schedule its sessions.")
         for start in starts:
             row = ScheduledSession(id=new_id(), kind="group", room_id=room_id, host_id=leader.id, mentee_id=None,

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 from icalendar import Calendar, Event
 from sqlalchemy import or_, select
 
-from ..storage.models import CalendarFeed, Membership, Room, ScheduledSession, User
+from server.storage.models import CalendarFeed, Membership, Room, ScheduledSession, User
+
 from .sessions import CANCELLED, as_utc
 
 if TYPE_CHECKING:
-    from ..services import Services
+    from server.services import Services
 
 # Past sessions stay in the feed this long so calendars keep recent history.
 FEED_PAST = timedelta(days=30)

@@ -17,12 +17,14 @@ import msgspec
 from aiohttp import web
 from sqlalchemy import or_, select
 
-from ..errors import InvalidPayload, NotFound
-from ..events import EventContext, EventRouter
-from ..services import SERVICES
-from ..i18n import format_datetime_for
-from ..addressing import socket_room
-from ..storage.models import Membership, Room, ScheduledSession
+from server.core.errors import InvalidPayload, NotFound
+from server.core.i18n import format_datetime_for
+from server.core.roles import GROUP_LEADER_ROLES
+from server.services import SERVICES
+from server.storage.models import Membership, Room, ScheduledSession
+from server.transport.addressing import socket_room
+from server.transport.events import EventContext, EventRouter
+
 from . import booking, lifecycle
 from .availability import WindowIn, availability_of, parse_windows, set_availability, zone
 from .calendar_feed import feed_secret, feed_url, render_feed
@@ -30,14 +32,14 @@ from .reminders import deliver_due_reminders, reminder_offsets
 from .sessions import as_utc, local_times, notify, parse_instant, participant_ids, readers, session_view
 
 if TYPE_CHECKING:
-    from ..services import Services
+    from server.services import Services
 
 log = logging.getLogger("server.scheduling")
 router = EventRouter()
 routes = web.RouteTableDef()
 
 MAX_SLOT_DAYS = 31
-GROUP_SCHEDULER_ROLES = ("leader", "admin")
+GROUP_SCHEDULER_ROLES = GROUP_LEADER_ROLES
 
 
 class SetAvailability(msgspec.Struct, forbid_unknown_fields=True):

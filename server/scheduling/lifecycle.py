@@ -22,14 +22,26 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..errors import AppError, Conflict, Forbidden
-from ..rewards.outbox import record_reward
-from ..storage.models import ScheduledSession, SessionAttendance, SessionClaim
-from ..users import AuthUser
-from .sessions import COMPLETED, LIVE, NO_SHOW, OPEN_STATUSES, SCHEDULED, as_utc, load_for_participant, notify, participant_ids, readers
+from server.accounts.users import AuthUser
+from server.core.errors import AppError, Conflict, Forbidden
+from server.rewards.outbox import record_reward
+from server.storage.models import ScheduledSession, SessionAttendance, SessionClaim
+
+from .sessions import (
+    COMPLETED,
+    LIVE,
+    NO_SHOW,
+    OPEN_STATUSES,
+    SCHEDULED,
+    as_utc,
+    load_for_participant,
+    notify,
+    participant_ids,
+    readers,
+)
 
 if TYPE_CHECKING:
-    from ..services import Services
+    from server.services import Services
 
 BATCH_SIZE = 100
 

@@ -15,14 +15,15 @@ from typing import TYPE_CHECKING, Callable
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..config import Settings
-from ..i18n import format_datetime_for
-from ..storage.claims import claim_due
-from ..storage.models import ScheduledSession, SessionReminder
+from server.core.config import Settings
+from server.core.i18n import format_datetime_for
+from server.storage.claims import claim_due
+from server.storage.models import ScheduledSession, SessionReminder
+
 from .sessions import OPEN_STATUSES, as_utc, notify, participant_ids, readers
 
 if TYPE_CHECKING:
-    from ..services import Services
+    from server.services import Services
 
 BATCH_SIZE = 100
 # Below this lead time the notice says "in N minutes"; above it, the local date and time.

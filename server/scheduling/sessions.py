@@ -10,14 +10,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..errors import Forbidden, InvalidPayload
-from ..i18n import format_datetime_for, gettext_for
-from ..room_access import member_ids
-from ..addressing import user_room
-from ..storage.models import ScheduledSession, User
+from server.chat.room_access import member_ids
+from server.core.errors import Forbidden, InvalidPayload
+from server.core.i18n import format_datetime_for, gettext_for
+from server.storage.models import ScheduledSession, User
+from server.transport.addressing import user_room
 
 if TYPE_CHECKING:
-    from ..services import Services
+    from server.services import Services
 
 # Status values; see docs/protocol.md "Sessions" for the transitions.
 SCHEDULED, LIVE, COMPLETED, NO_SHOW, CANCELLED = "scheduled", "live", "completed", "no_show", "cancelled"

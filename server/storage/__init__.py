@@ -1,6 +1,6 @@
 """Persistence: SQLAlchemy 2 async models, the Database handle, and Alembic migrations."""
 
-from .database import Database
 from . import models
+from .database import Database
 
 __all__ = ["Database", "models"]

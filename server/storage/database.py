@@ -16,7 +16,8 @@ from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from ..keyring import Keyring
+from server.core.keyring import Keyring
+
 from .private_files import private_sqlite_database
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")

@@ -19,6 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from server.core.roles import MEMBER, MENTEE
+
 from .utc import UTCDateTime
 
 
@@ -41,7 +43,7 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     display_name: Mapped[str] = mapped_column(String(100))
-    role: Mapped[str] = mapped_column(String(20), default="mentee")
+    role: Mapped[str] = mapped_column(String(20), default=MENTEE)
     languages: Mapped[list[Any]] = mapped_column(JSON, default=list)
     locale: Mapped[str] = mapped_column(String(20), default="en")
     country: Mapped[str] = mapped_column(String(2), default="")
@@ -81,7 +83,7 @@ class Room(Base):
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     master_key_id: Mapped[str] = mapped_column(String(16), default="")
     # The room's own words (title, agenda items) as JSON sealed with its data key: they say what
-    # its members live with. Read and written only through server/room_text.py.
+    # its members live with. Read and written only through server/chat/room_text.py.
     text_nonce: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     text_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     # Informed consent to safety monitoring (crisis scanning), shown to every member.
@@ -95,7 +97,7 @@ class Membership(Base):
 
     room_id: Mapped[str] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    role: Mapped[str] = mapped_column(String(20), default="member")
+    role: Mapped[str] = mapped_column(String(20), default=MEMBER)
     last_read_seq: Mapped[int] = mapped_column(Integer, default=0)
     muted_until: Mapped[datetime | None] = mapped_column(nullable=True)
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)

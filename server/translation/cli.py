@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from server.config import Settings
+from server.core.config import Settings
 from server.translation.packages import (
     InvalidTranslationPackage,
     install_package_file,

@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any, AsyncIterator
 from babel import Locale
 from sqlalchemy import select
 
-from server.config import Settings
-from server.errors import InvalidPayload
-from server.events import EventContext, EventRouter, ui_locale
-from server.i18n import current_locale, gettext_for
-from server.profile import preferred_language, reads_without_translation
-from server.addressing import user_room
+from server.accounts.profile import preferred_language, reads_without_translation
+from server.accounts.users import LANGUAGE_RE
+from server.core.config import Settings
+from server.core.errors import InvalidPayload
+from server.core.i18n import current_locale, gettext_for
+from server.core.roles import ADMIN
 from server.storage.models import Membership, User
 from server.translation.language_id import detect_language
 from server.translation.packages import packages_dir
@@ -42,12 +42,13 @@ from server.translation.translator import (
     TranslationResult,
     Translator,
 )
-from server.users import LANGUAGE_RE
+from server.transport.addressing import user_room
+from server.transport.events import EventContext, EventRouter, ui_locale
 
 if TYPE_CHECKING:
-    from server.message_hooks import SentMessage
+    from server.accounts.users import AuthUser
+    from server.chat.message_hooks import SentMessage
     from server.services import Services
-    from server.users import AuthUser
 
 log = logging.getLogger(__name__)
 router = EventRouter()
@@ -140,7 +141,7 @@ def translated_event(view: dict[str, Any], result: TranslationResult, locale: st
 async def deliver_translations(services: "Services", sent: "SentMessage") -> None:
     """After-fan-out hook: ``message:translated`` to each opted-in member who needs it."""
     source = sent.view["language"]
-    if services.translation is None or sent.view["kind"] != "text" or not source:
+    if sent.view["kind"] != "text" or not source:
         return
     async with services.db.read() as s:
         rows = await s.execute(
@@ -172,7 +173,7 @@ async def attach_translations(services: "Services", messages: list[dict[str, Any
     wanted = [m for m in messages if m["body"] and m["language"] and m["language"] != target]
     for message in messages:
         message["translation"] = None
-    if not wanted or services.translation is None:
+    if not wanted:
         return
     translator = services.translation.translator()
     results = await asyncio.gather(*(translator.translate(m["body"], m["language"], target) for m in wanted))
@@ -185,10 +186,6 @@ async def attach_translations(services: "Services", messages: list[dict[str, Any
             "note": result.note,
             "caption": caption(result, locale),
         }
-
-
-def setup(services: "Services") -> None:
-    services.translation = TranslationDelivery(services.settings)
 
 
 @contextlib.asynccontextmanager
@@ -205,7 +202,7 @@ async def lifespan(services: "Services") -> AsyncIterator[None]:
         services.translation.close()
 
 
-@router.on("translation:status", roles=("admin",))
+@router.on("translation:status", roles=(ADMIN,))
 async def on_translation_status(ctx: EventContext, _p: Any) -> dict[str, Any]:
     """What this process can translate and how well its cache does (operators only)."""
     translator = ctx.services.translation.translator()

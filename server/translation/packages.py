@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import ModuleType
 
-from server.config import Settings
-from server.errors import AppError
+from server.core.config import Settings
+from server.core.errors import AppError
 
 
 class InvalidTranslationPackage(AppError):

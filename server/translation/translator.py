@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from server.config import Settings
+from server.core.config import Settings
 from server.translation.packages import argos_package_module, packages_dir
 from server.translation.sentence_splitter import RuleBasedSentencizer
 

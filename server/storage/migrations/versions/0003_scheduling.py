@@ -4,9 +4,8 @@ reward outbox and local ledger
 Revision ID: 0003_scheduling
 Revises: 0001
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0003_scheduling"
 down_revision = "0001"

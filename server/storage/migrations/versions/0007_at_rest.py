@@ -1,7 +1,7 @@
 """at rest: room titles, group agendas and crisis alert detections sealed with the room key
 
 Existing clear values are sealed here, in the same transaction that drops their clear columns, so
-an upgraded deployment never runs with both (server/room_text.py and crisis/alerts.py read the
+an upgraded deployment never runs with both (server/chat/room_text.py and crisis/alerts.py read the
 sealed form). This needs the master key: the server hands its keyring over when it migrates at
 start; a standalone ``alembic`` run must put one in ``config.attributes["keyring"]``.
 A shredded room (no wrapped key) keeps nothing: its title, agenda and alert findings were already
@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from server.keyring import Keyring
+from server.core.keyring import Keyring
 from server.storage.database import CLEAR_TEXT_REMOVED
 
 revision = "0007_at_rest"
@@ -27,7 +27,7 @@ down_revision = "0006_message_safety"
 branch_labels = None
 depends_on = None
 
-# Frozen copies of the record ids server/room_text.py and crisis/alerts.py bind ciphertexts to.
+# Frozen copies of the record ids server/chat/room_text.py and crisis/alerts.py bind ciphertexts to.
 ROOM_TEXT_RECORD = "room-text"
 
 

@@ -22,14 +22,15 @@ from typing import TYPE_CHECKING, AsyncIterator
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from .cluster import announce_room_heads
-from .redis_options import redis_options
+from server.core.background import every
+from server.core.redis_options import redis_options
+from server.transport.cluster import announce_room_heads
+
 from .presence import Presence
-from .background import every
 
 if TYPE_CHECKING:
-    from .services import Services
-    from .users import AuthUser
+    from server.accounts.users import AuthUser
+    from server.services import Services
 
 log = logging.getLogger("server.presence")
 

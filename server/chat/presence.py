@@ -13,14 +13,15 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from sqlalchemy import select
 
-from .events import EventContext, EventRouter
+from server.storage.models import Membership
+from server.transport.addressing import socket_room
+from server.transport.events import EventContext, EventRouter
+
 from .room_access import RoomOnly, require_member
-from .addressing import socket_room
-from .storage.models import Membership
 
 if TYPE_CHECKING:
-    from .services import Services
-    from .users import AuthUser
+    from server.accounts.users import AuthUser
+    from server.services import Services
 
 router = EventRouter()
 

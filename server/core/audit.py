@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .storage.models import AuditEntry
+from server.storage.models import AuditEntry
 
 
 async def record_audit(

@@ -1,7 +1,7 @@
 """The one validation layer: what may cross the wire at all, then msgspec Structs or a rejection.
 
 Two steps. ``check_value`` holds the rules every decoded payload obeys whatever its event, applied
-where bytes become Python values (the Socket.IO packet class in ``server/wireguard.py``, the HTTP
+where bytes become Python values (the Socket.IO packet class in ``server/transport/wireguard.py``, the HTTP
 body reader): text is valid Unicode without NUL (PostgreSQL stores neither lone surrogates nor
 NUL, and orjson cannot encode a surrogate, so one would break every later answer that shows it),
 integers fit the 32-bit INTEGER columns both databases use, and nesting is shallow. ``parse`` then
@@ -18,8 +18,9 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from .errors import InvalidPayload
-from .i18n import N_
+from server.core.errors import InvalidPayload
+from server.core.i18n import N_
+
 from .wirejson import TooDeep, loads
 
 T = TypeVar("T")

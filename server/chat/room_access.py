@@ -13,10 +13,11 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .errors import Forbidden, NotFound
+from server.core.errors import Forbidden, NotFound
+from server.storage.database import session_keyring
+from server.storage.models import Membership, Room, User
+
 from .room_text import open_room_text, settings_view
-from .storage.database import session_keyring
-from .storage.models import Membership, Room, User
 
 
 class RoomOnly(msgspec.Struct, forbid_unknown_fields=True):

@@ -16,10 +16,11 @@ import ctypes
 import ctypes.util
 import logging
 from typing import TYPE_CHECKING, AsyncIterator
+
 from .background import every
 
 if TYPE_CHECKING:
-    from .services import Services
+    from server.services import Services
 
 log = logging.getLogger("server.heap")
 

@@ -9,7 +9,7 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
-from .errors import RateLimited
+from server.core.errors import RateLimited
 
 log = logging.getLogger("server.ratelimit")
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .keyring import Keyring
-from .storage.models import Room
+from server.core.keyring import Keyring
+from server.storage.models import Room
 
 # The record id the ciphertext is bound to in the associated data (beside the room id), so a
 # sealed title cannot be passed off as a message body or moved to another room.

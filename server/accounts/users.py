@@ -11,11 +11,13 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from .audit import record_audit
-from .auth import DUMMY_HASH, ROLES, SELF_SERVICE_ROLES, TokenClaims, TokenService, hash_password, verify_password
-from .errors import Conflict, Forbidden, InvalidPayload, NotFound, Unauthorized
-from .storage import Database
-from .storage.models import User
+from server.core.audit import record_audit
+from server.core.errors import Conflict, Forbidden, InvalidPayload, NotFound, Unauthorized
+from server.core.roles import ACCOUNT_ROLES, MENTEE, SELF_SERVICE_ROLES
+from server.storage import Database
+from server.storage.models import User
+
+from .auth import DUMMY_HASH, TokenClaims, TokenService, hash_password, verify_password
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,31}$")
 LANGUAGE_RE = re.compile(r"^[a-z]{2,3}$")
@@ -25,7 +27,7 @@ class Registration(msgspec.Struct, forbid_unknown_fields=True):
     username: str
     password: str
     display_name: str
-    role: str = "mentee"
+    role: str = MENTEE
     languages: list[str] = []
     locale: str = "en"
     country: str = ""
@@ -178,8 +180,8 @@ class UserService:
         """Give a user a role; returns the user and whether the role changed. A change moves the
         token epoch: every session opened under the old role ends (the caller closes the live
         connections), so no connection, cache or token outlives a demotion."""
-        if role not in ROLES:
-            raise InvalidPayload(f"Unknown role {role!r}; roles are {', '.join(ROLES)}.")
+        if role not in ACCOUNT_ROLES:
+            raise InvalidPayload(f"Unknown role {role!r}; roles are {', '.join(ACCOUNT_ROLES)}.")
         async with self.db.transaction() as s:
             row = await s.scalar(select(User).where(User.username == username.strip().lower()).with_for_update())
             if row is None:

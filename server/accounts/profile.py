@@ -16,17 +16,18 @@ from zoneinfo import available_timezones
 import msgspec
 from aiohttp import web
 
-from .errors import AppError, InvalidPayload, NotFound
-from .events import EventContext, EventRouter
-from .services import SERVICES
-from .httpio import bearer_token
-from .i18n import N_
-from .addressing import user_room
-from .storage.models import User
+from server.core.errors import AppError, InvalidPayload, NotFound
+from server.core.i18n import N_
+from server.services import SERVICES
+from server.storage.models import User
+from server.transport.addressing import user_room
+from server.transport.events import EventContext, EventRouter
+from server.transport.httpio import bearer_token
+
 from .users import LANGUAGE_RE, AuthUser, auth_user
 
 if TYPE_CHECKING:
-    from .services import Services
+    from server.services import Services
 
 router = EventRouter()
 

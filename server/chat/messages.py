@@ -23,17 +23,19 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .addressing import socket_room
-from .audit import record_audit
-from .errors import Forbidden, InvalidPayload, NotFound
-from .events import EventContext, EventRouter
+from server.core.audit import record_audit
+from server.core.errors import Forbidden, InvalidPayload, NotFound
+from server.core.roles import ROOM_MODERATORS
+from server.storage.models import Membership, Message, Room, new_id
+from server.transport.addressing import socket_room
+from server.transport.events import EventContext, EventRouter
+
 from .message_hooks import SAFETY_REVIEW, FanoutHook, MessageHooks, OutgoingMessage, SentMessage
 from .room_access import require_member
-from .storage.models import Membership, Message, Room, new_id
 
 if TYPE_CHECKING:
-    from .services import Services
-    from .users import AuthUser
+    from server.accounts.users import AuthUser
+    from server.services import Services
 
 log = logging.getLogger("server.messages")
 router = EventRouter()
@@ -256,7 +258,7 @@ class MessageService:
             async with services.db.transaction() as s:
                 room, membership = await require_member(s, p.room_id, user.id)
                 row = await _message_in_room(s, room.id, p.message_id)
-                if row.sender_id != user.id and not (moderator or membership.role in ("leader", "co-leader")):
+                if row.sender_id != user.id and not (moderator or membership.role in ROOM_MODERATORS):
                     raise Forbidden("Only the author can delete a message.")
                 row.nonce = None
                 row.ciphertext = None

@@ -7,22 +7,24 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 from sqlalchemy import select
 
-from .addressing import socket_room, user_room
-from .audit import record_audit
-from .errors import Conflict, Forbidden, InvalidPayload, NotFound
-from .events import EventContext, EventRouter
+from server.core.audit import record_audit
+from server.core.errors import Conflict, Forbidden, InvalidPayload, NotFound
+from server.core.roles import GROUP_LEADER_ROLES, MEMBER, ROOM_LEADER
+from server.storage.models import Membership, Room, User, new_id
+from server.transport.addressing import socket_room, user_room
+from server.transport.events import EventContext, EventRouter
+
 from .room_access import require_member, room_view
 from .room_text import RoomText, seal_room_text, settings_to_store
-from .storage.models import Membership, Room, User, new_id
 
 if TYPE_CHECKING:
-    from .services import Services
+    from server.services import Services
 
 router = EventRouter()
 
 ROOM_CREATE_RATE = "20/hour"
 # Roles allowed to open group rooms; group membership rules live in the groups feature.
-GROUP_CREATOR_ROLES = ("leader", "admin")
+GROUP_CREATOR_ROLES = GROUP_LEADER_ROLES
 
 
 class CreateRoom(msgspec.Struct, forbid_unknown_fields=True):
@@ -42,7 +44,7 @@ class FindUser(msgspec.Struct, forbid_unknown_fields=True):
 
 
 async def create_room(
-    services: "Services", creator_id: str, kind: str, title: str, other_ids: list[str], *, creator_role: str = "member",
+    services: "Services", creator_id: str, kind: str, title: str, other_ids: list[str], *, creator_role: str = MEMBER,
     settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Creates the room with its own data key; the creator is a member."""
@@ -70,7 +72,7 @@ async def create_room(
         await s.flush()
         s.add(Membership(room_id=room_id, user_id=creator_id, role=creator_role))
         for uid in wanted:
-            s.add(Membership(room_id=room_id, user_id=uid, role="member"))
+            s.add(Membership(room_id=room_id, user_id=uid, role=MEMBER))
         await record_audit(s, creator_id, "room.create", room_id=room_id, detail={"kind": kind, "members": len(wanted) + 1})
         await s.flush()
         view = await room_view(s, room)
@@ -83,13 +85,13 @@ async def create_room(
 async def on_room_create(ctx: EventContext, p: CreateRoom) -> dict[str, Any]:
     if p.kind == "group" and ctx.user.role not in GROUP_CREATOR_ROLES:
         raise Forbidden("Only group leaders can open group rooms.")
-    if p.kind == "group" and ctx.services.groups is not None:
+    if p.kind == "group":
         # Staff-arranged groups add members directly; the same size limit as group:create applies.
         largest = ctx.services.groups.sizes.for_program("general")[1]
         if len(set(p.member_ids) - {ctx.user.id}) + 1 > largest:
             raise Conflict(f"A group has at most {largest} participants.", code="room_full")
     await ctx.services.limiter.check(ROOM_CREATE_RATE, "room-create", ctx.user.id, message="You have created many rooms recently; please wait.")
-    creator_role = "leader" if p.kind == "group" else "member"
+    creator_role = ROOM_LEADER if p.kind == "group" else MEMBER
     return {"room": await create_room(ctx.services, ctx.user.id, p.kind, p.title, p.member_ids, creator_role=creator_role)}
 
 

@@ -1,8 +1,8 @@
 """The server's own words in the reader's language, and dates in the reader's time zone.
 
-Catalogs live in ``server/locale/<lang>/LC_MESSAGES/messages.po`` (committed) and are compiled
-to ``.mo`` on first use when the ``.mo`` is missing or older than its ``.po``, so a fresh
-checkout works without a build step (see ``server/locale/README.md`` for the pybabel commands).
+Catalogs live in ``server/locale/<lang>/LC_MESSAGES/messages.po`` with their compiled ``.mo``
+beside them, both committed (``pybabel compile``, see ``server/locale/README.md``): a checkout or
+a plain ``pip install .`` has them, and the server never writes into its own package.
 
 The locale of the work in progress is a ``ContextVar``: the aiohttp middleware sets it per
 request; Socket.IO handlers use ``locale_scope``. ``_()`` translates into it.
@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import io
 import logging
-import os
 import string
-import tempfile
 import threading
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -25,15 +22,13 @@ from typing import Any, Awaitable, Callable, Iterator, Protocol
 from aiohttp import web
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime, format_time, get_timezone
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.support import Translations
 
 log = logging.getLogger(__name__)
 
 SUPPORTED_LOCALES: tuple[str, ...] = ("en", "es", "fr")
 DEFAULT_LOCALE = "en"
-LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 DOMAIN = "messages"
 
 # Where the middleware leaves the negotiated locale for handlers that want it explicitly.
@@ -81,30 +76,6 @@ class Gettext(Protocol):
     def __call__(self, message: str, **params: Any) -> str: ...
 
 
-def compile_catalogs(locale_dir: Path = LOCALE_DIR) -> list[Path]:
-    """Compile every ``.po`` whose ``.mo`` is missing or stale; returns the ``.mo`` written."""
-    written = []
-    for po_path in sorted(locale_dir.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
-        mo_path = po_path.with_suffix(".mo")
-        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
-            continue
-        compiled = _compile(po_path)
-        # Write then rename: several server processes may compile at the same moment.
-        with tempfile.NamedTemporaryFile(dir=mo_path.parent, delete=False) as temporary:
-            temporary.write(compiled)
-        os.replace(temporary.name, mo_path)
-        written.append(mo_path)
-    return written
-
-
-def _compile(po_path: Path) -> bytes:
-    with po_path.open("rb") as po_file:
-        catalog = read_po(po_file, locale=po_path.parent.parent.name, domain=DOMAIN)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog, use_fuzzy=False)
-    return buffer.getvalue()
-
-
 _catalogs: dict[str, Translations] = {}
 _catalogs_lock = threading.Lock()
 
@@ -119,14 +90,10 @@ def translations_for(locale: str) -> Translations:
 
 
 def _load(locale: str) -> Translations:
-    po_path = LOCALE_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
-    try:
-        compile_catalogs()
-    except OSError:
-        # A read-only install: compile in memory instead of next to the .po.
-        log.warning("cannot write compiled catalogs in %s; compiling in memory", LOCALE_DIR)
-        return Translations(io.BytesIO(_compile(po_path)), domain=DOMAIN)
-    return Translations.load(str(LOCALE_DIR), [locale], DOMAIN)
+    # A missing .mo fails here, loudly, rather than silently serving English (Translations.load
+    # would fall back to NullTranslations). tests/test_i18n.py fails when a .mo is stale.
+    with (LOCALE_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.mo").open("rb") as mo_file:
+        return Translations(mo_file, domain=DOMAIN)
 
 
 def gettext_for(locale: str) -> Gettext:

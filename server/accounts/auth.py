@@ -22,13 +22,11 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .errors import Unauthorized
-from .keyring import Keyring
-from .storage import Database
-from .storage.models import RevokedToken, Setting
+from server.core.errors import Unauthorized
+from server.core.keyring import Keyring
+from server.storage import Database
+from server.storage.models import RevokedToken, Setting
 
-ROLES = ("mentee", "mentor", "leader", "responder", "professional", "admin")
-SELF_SERVICE_ROLES = ("mentee", "mentor")
 _KID_SETTING = "token_signing_kid"
 # How long a process trusts its cached idea of the current signing kid.
 _KID_CACHE_SECONDS = 5.0

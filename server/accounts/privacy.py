@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .audit import record_audit
-from .connections import publish_disconnect_user
-from .errors import NotFound
-from .room_text import open_room_text, shred_room_text
-from .storage.models import Base, Membership, Message, Room, User
+from server.chat.room_text import open_room_text, shred_room_text
+from server.core.audit import record_audit
+from server.core.errors import NotFound
+from server.storage.models import Base, Membership, Message, Room, User
+from server.transport.connections import publish_disconnect_user
 
 if TYPE_CHECKING:
-    from .services import Services
+    from server.services import Services
 
 DELETED_DISPLAY_NAME = "Deleted user"
 

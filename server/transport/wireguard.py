@@ -29,14 +29,15 @@ from aiohttp import WSCloseCode
 from engineio.async_drivers.aiohttp import WebSocket
 from socketio import packet as sio_packet
 
-from .errors import AppError, InvalidPayload, PayloadTooLarge
+from server.core.errors import AppError, InvalidPayload, PayloadTooLarge
+from server.core.i18n import DEFAULT_LOCALE, N_
+
 from .events import ui_locale
-from .i18n import DEFAULT_LOCALE, N_
 from .validation import NOT_JSON, TOO_DEEP, check_value
 from .wirejson import TooDeep
 
 if TYPE_CHECKING:
-    from .services import Services
+    from server.services import Services
 
 log = logging.getLogger("server.wireguard")
 
@@ -184,7 +185,7 @@ def install_wire_guard(services: "Services") -> None:
     sio = services.sio
     eio = sio.eio
     if "websocket" not in eio._async:
-        raise RuntimeError("python-engineio's driver table has no 'websocket' entry to screen; see server/wireguard.py")
+        raise RuntimeError("python-engineio's driver table has no 'websocket' entry to screen; see server/transport/wireguard.py")
     # A copy: the driver table is a module-level dict shared by every engine in the process.
     eio._async = {**eio._async, "websocket": ScreenedWebSocket}
     for namespace in [n for n in sio.handlers if n != "*"]:

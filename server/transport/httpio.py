@@ -8,8 +8,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from .errors import PayloadTooLarge, Unauthorized
-from .services import SERVICES
+from server.core.errors import PayloadTooLarge, Unauthorized
+from server.services import SERVICES
+
 from .validation import decode_json, parse
 
 

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from .errors import AppError, Forbidden, Unauthorized, internal_error
-from .i18n import DEFAULT_LOCALE, locale_scope, negotiate_locale
+from server.core.errors import AppError, Forbidden, Unauthorized, internal_error
+from server.core.i18n import DEFAULT_LOCALE, locale_scope, negotiate_locale
+
 from .validation import parse
 
 if TYPE_CHECKING:
-    from .services import Services
-    from .users import AuthUser
+    from server.accounts.users import AuthUser
+    from server.services import Services
 
 log = logging.getLogger("server.events")
 

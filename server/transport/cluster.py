@@ -27,13 +27,14 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 import socketio
 from sqlalchemy import select
 
+from server.core.redis_options import redis_options
+from server.storage.models import Room
+
 from .addressing import ROOM_PREFIX, socket_room, user_room
-from .redis_options import redis_options
-from .storage.models import Room
 
 if TYPE_CHECKING:
-    from .config import Settings
-    from .services import Services
+    from server.core.config import Settings
+    from server.services import Services
 
 log = logging.getLogger("server.cluster")
 

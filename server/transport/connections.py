@@ -10,19 +10,20 @@ import redis.asyncio as redis
 import socketio
 from sqlalchemy import select
 
+from server.core.background import every
+from server.core.errors import AppError
+from server.core.redis_options import redis_options
+from server.storage.models import RevokedToken, User
+
 from . import wirejson
-from .background import every
-from .cluster import END_SESSIONS, end_sessions
-from .redis_options import redis_options
-from .errors import AppError
-from .httpio import client_ip
 from .addressing import USER_ROOM_PREFIX, token_room, user_room
-from .storage.models import RevokedToken, User
+from .cluster import END_SESSIONS, end_sessions
+from .httpio import client_ip
 
 if TYPE_CHECKING:
-    from .config import Settings
-    from .services import Services
-    from .users import AuthUser
+    from server.accounts.users import AuthUser
+    from server.core.config import Settings
+    from server.services import Services
 
 log = logging.getLogger("server.connections")
 

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .storage.models import Membership, Room
+from server.storage.models import Membership, Room
 
 if TYPE_CHECKING:
-    from .services import Services
-    from .users import AuthUser
+    from server.accounts.users import AuthUser
+    from server.services import Services
 
 # A message's ``safety`` marker, shown to every reader: nobody could scan it (its language has no
 # lexicon and no translation), or its scan or alert failed and it awaits review.

@@ -9,11 +9,12 @@ from typing import Awaitable, Callable
 import prometheus_client
 from aiohttp import web
 
-from . import __version__
-from .connections import disconnect_user, sign_out_token
-from .errors import AppError, NotFound, PayloadTooLarge, internal_error
-from .httpio import client_ip, current_user, json_response, read_json, bearer_token
-from .services import SERVICES
+from server import __version__
+from server.core.errors import AppError, NotFound, PayloadTooLarge, internal_error
+from server.services import SERVICES
+from server.transport.connections import disconnect_user, sign_out_token
+from server.transport.httpio import bearer_token, client_ip, current_user, json_response, read_json
+
 from .users import Login, Registration
 
 log = logging.getLogger("server.http")

@@ -23,8 +23,8 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from .config import Settings
-from .errors import AppError, Forbidden
+from server.core.config import Settings
+from server.core.errors import AppError, Forbidden
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data: blob:; "

@@ -1,0 +1,1 @@
+"""People: accounts, sign-in and tokens, their preferences, and their data rights."""
