@@ -183,7 +183,7 @@ def test_translation_works_with_no_network_and_downloads_nothing(
         unavailable("root and unshare (to cut the network)")
     script = textwrap.dedent(f"""
         import asyncio
-        from server.config import Settings
+        from server.core.config import Settings
         from server.translation.translator import Translator
 
         async def main():

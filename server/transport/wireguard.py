@@ -3,7 +3,7 @@
 python-socketio decodes packets in its ``Packet`` class, which it lets us replace (the documented
 ``serializer=`` argument of ``AsyncServer``). ``GuardedPacket`` never raises: a packet that is too
 large, not JSON, shaped wrongly, missing its binary attachments or breaking a wire rule
-(``server.validation.check_value``) is turned into the reserved event ``REJECTED_EVENT`` carrying
+(``server.transport.validation.check_value``) is turned into the reserved event ``REJECTED_EVENT`` carrying
 the ``AppError``. Its handler logs the rejection through the JSON logger (code and field, never
 payload bytes) and answers the packet's ack id, if it had one, with the structured error. The
 connection stays open.

@@ -26,7 +26,7 @@ def dumps(obj: Any, **_ignored: Any) -> str:
 def loads(data: str | bytes, **_ignored: Any) -> Any:
     """orjson first; what only it refuses (lone surrogate escapes, NaN/Infinity, which Python
     clients can send) goes to the stdlib parser, so the payload reaches the wire rules
-    (``server.validation.check_value``) and its sender learns which field is wrong instead of
+    (``server.transport.validation.check_value``) and its sender learns which field is wrong instead of
     having the packet dropped. orjson stops at 1024 levels; the stdlib parser recurses, so its
     RecursionError on deeper input becomes TooDeep."""
     try:
