@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from aiortc import (AudioStreamTrack, RTCBundlePolicy, MediaStreamTrack, RTCConfiguration, RTCPeerConnection,
-                    RTCSessionDescription, VideoStreamTrack)
+from aiortc import (AudioStreamTrack, MediaStreamTrack, RTCBundlePolicy, RTCConfiguration,
+                    RTCPeerConnection, RTCRtpSender, RTCSessionDescription, VideoStreamTrack)
 from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame, VideoFrame
 
@@ -66,8 +66,15 @@ class ReceivedSlot:
 
 
 class ClientPeer:
+    """A participant: a tone and a flat picture out, the server's slots in.
+
+    `video_codec` ("VP8" or "H264") restricts every video m-line to that codec, the way a
+    device that only has a hardware H.264 encoder would offer; None offers aiortc's defaults.
+    """
+
     def __init__(self, name: str, *, luma: int, amplitude: float, audio_slots: int,
-                 video_slots: int, width: int = 320, height: int = 240) -> None:
+                 video_slots: int, width: int = 320, height: int = 240,
+                 video_codec: str | None = None) -> None:
         self.name = name
         self.luma = luma
         # max-bundle: aiortc's balanced policy strands extra m-lines of one kind (see server).
@@ -75,11 +82,16 @@ class ClientPeer:
                                                      bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self.tone = ToneTrack(amplitude)
         self.pc.addTransceiver(self.tone, direction="sendrecv")
-        self.pc.addTransceiver(ColorTrack(luma, width, height), direction="sendrecv")
+        video = [self.pc.addTransceiver(ColorTrack(luma, width, height), direction="sendrecv")]
         for _ in range(audio_slots):
             self.pc.addTransceiver("audio", direction="recvonly")
         for _ in range(video_slots):
-            self.pc.addTransceiver("video", direction="recvonly")
+            video.append(self.pc.addTransceiver("video", direction="recvonly"))
+        if video_codec is not None:
+            only = [codec for codec in RTCRtpSender.getCapabilities("video").codecs
+                    if codec.mimeType in (f"video/{video_codec}", "video/rtx")]
+            for transceiver in video:
+                transceiver.setCodecPreferences(only)
         self.slots: list[ReceivedSlot] = []
         self._readers: list[asyncio.Task[None]] = []
         self.answered_at: float | None = None
