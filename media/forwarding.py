@@ -51,6 +51,7 @@ class Timeline:
 
     def __init__(self, clock_rate: int) -> None:
         self.clock_rate = clock_rate
+        self.time_base = Fraction(1, clock_rate)
         self._source: Hashable = None
         self._offset = 0
         self._last_out: int | None = None
@@ -199,7 +200,7 @@ class ForwardingTrack(MediaStreamTrack):
         timeline = self._timestamps()
         packet = Packet(frame.data)
         packet.pts = timeline.restamp((self.source_id, "encoded"), frame.timestamp)
-        packet.time_base = Fraction(1, timeline.clock_rate)
+        packet.time_base = timeline.time_base
         return packet
 
     async def _next_decoded(self, source: MediaStreamTrack) -> Frame | None:
@@ -232,7 +233,7 @@ class ForwardingTrack(MediaStreamTrack):
         """A copy with this stream's timestamps: the relay hands one frame object to every
         consumer, and encoders read ``pts`` later on an executor thread."""
         timeline = self._timestamps()
-        clock = Fraction(1, timeline.clock_rate)
+        clock = timeline.time_base
         # aiortc's decoders stamp every frame with its RTP time (pts and time_base).
         pts = timeline.restamp((self.source_id, "decoded"),
                                convert_timebase(frame.pts, frame.time_base, clock))

@@ -41,6 +41,8 @@ class PublishedTrack:
         self._decode_users = 0
         self._decoding = False
         self._asked_at = 0.0  # time.monotonic() of the last keyframe request
+        # Asked before the first packet told us where to send the request: ask on arrival.
+        self._keyframe_owed = False
         self._tap = ReceiverTap(receiver, self._frame_arrived,
                                 self.level.add if kind == "audio" else None)
 
@@ -67,7 +69,9 @@ class PublishedTrack:
         """Ask the publisher for a keyframe, unless one was asked for a moment ago."""
         now = time.monotonic()
         if self.kind == "video" and now - self._asked_at >= KEYFRAME_REQUEST_INTERVAL_SECONDS:
-            if self._tap.request_keyframe():
+            sent = self._tap.request_keyframe()
+            self._keyframe_owed = not sent
+            if sent:
                 self._asked_at = now
 
     def close(self) -> None:
@@ -93,6 +97,11 @@ class PublishedTrack:
         self.frames_received += 1
         if self.first_frame_at is None:
             self.first_frame_at = time.monotonic()
+        if self._keyframe_owed:
+            # Typically the publisher's first keyframe reached us before its receiver started.
+            self._keyframe_owed = False
+            if not keyframe:
+                self.request_keyframe()
         if same_codec(codec, self.codec):
             frame = EncodedFrame(data, timestamp, keyframe)
             for track in list(self._subscribers):

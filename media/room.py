@@ -4,9 +4,9 @@ Cost bound: encoded frames are forwarded, so each (subscriber, slot) that is fed
 and sending, not an encode (see media/published.py for the exceptions that decode). Audio is
 forwarded from everyone (cheap). Video goes, per subscriber, to at most
 ``max_video_forwards`` slots, filled in this order: the leader, the sources this subscriber asked
-for (newest first), the active speaker. Only when a room is small enough that every other
-participant fits in the slots (a 1:1 call, a 3-person group with 2 slots) are the rest filled
-too; that keeps a fallback 1:1 call showing video before anyone has spoken.
+for (newest first), the active speaker, earlier speakers (most recent first, Jitsi's last-N),
+then the others in join order. Filling every slot means a newcomer sees someone at once, before
+anyone has spoken, and a switch only replaces what falls off the end of that list.
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ class Room:
         slot_count = len(subscriber.slots["video"])
         if len(publishers) <= slot_count:
             return publishers
-        priority = [self.leader_id, *reversed(subscriber.video_requests), self.active_speaker]
+        priority = [self.leader_id, *reversed(subscriber.video_requests), *self.detector.recent,
+                    *publishers]
         wanted: list[str] = []
         for user_id in priority:
             if user_id in publishers and user_id not in wanted:

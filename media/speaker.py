@@ -48,11 +48,13 @@ class ActiveSpeakerDetector:
         self.margin_db = margin_db
         self.hold_seconds = hold_seconds
         self.current: str | None = None
+        self.recent: list[str] = []  # everyone who has been the speaker, most recent first
         self._challenger: str | None = None
         self._challenger_since = 0.0
 
     def update(self, levels: dict[str, float], now: float) -> str | None:
         """Feed the current levels (user id → dBFS); returns the dominant speaker."""
+        self.recent = [user for user in self.recent if user in levels]
         audible = {user: level for user, level in levels.items() if level > SILENCE_DBFS}
         if self.current not in levels:
             self.current = None
@@ -61,8 +63,7 @@ class ActiveSpeakerDetector:
             return self.current
         loudest = max(audible, key=audible.__getitem__)
         if self.current is None:
-            self.current = loudest
-            self._challenger = None
+            self._become_speaker(loudest)
             return self.current
         if loudest == self.current or audible[loudest] < levels[self.current] + self.margin_db:
             self._challenger = None
@@ -70,5 +71,9 @@ class ActiveSpeakerDetector:
         if self._challenger != loudest:
             self._challenger, self._challenger_since = loudest, now
         elif now - self._challenger_since >= self.hold_seconds:
-            self.current, self._challenger = loudest, None
+            self._become_speaker(loudest)
         return self.current
+
+    def _become_speaker(self, user: str) -> None:
+        self.current, self._challenger = user, None
+        self.recent = [user, *(other for other in self.recent if other != user)]
