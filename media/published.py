@@ -41,6 +41,7 @@ class PublishedTrack:
         self._decode_users = 0
         self._decoding = False
         self._asked_at = 0.0  # time.monotonic() of the last keyframe request
+        self._keyframe_coming = False  # asked, and no keyframe has arrived since
         # Asked before the first packet told us where to send the request: ask on arrival.
         self._keyframe_owed = False
         self._tap = ReceiverTap(receiver, self._frame_arrived,
@@ -66,13 +67,15 @@ class PublishedTrack:
         track.transcode(source_id, self.codec.name, decoded, self._decode_release(decoded))
 
     def request_keyframe(self) -> None:
-        """Ask the publisher for a keyframe, unless one was asked for a moment ago."""
+        """Ask the publisher for a keyframe, unless one asked for a moment ago is on its way."""
         now = time.monotonic()
-        if self.kind == "video" and now - self._asked_at >= KEYFRAME_REQUEST_INTERVAL_SECONDS:
-            sent = self._tap.request_keyframe()
-            self._keyframe_owed = not sent
-            if sent:
-                self._asked_at = now
+        if self.kind != "video" or (self._keyframe_coming and now - self._asked_at
+                                    < KEYFRAME_REQUEST_INTERVAL_SECONDS):
+            return
+        sent = self._tap.request_keyframe()
+        self._keyframe_owed = not sent
+        if sent:
+            self._asked_at, self._keyframe_coming = now, True
 
     def close(self) -> None:
         """The publisher left: every track showing it goes blank until reassigned."""
@@ -97,6 +100,8 @@ class PublishedTrack:
         self.frames_received += 1
         if self.first_frame_at is None:
             self.first_frame_at = time.monotonic()
+        if keyframe:
+            self._keyframe_coming = False
         if self._keyframe_owed:
             # Typically the publisher's first keyframe reached us before its receiver started.
             self._keyframe_owed = False
