@@ -115,9 +115,13 @@ class ForwardingTrack(MediaStreamTrack):
 
     def push(self, frame: EncodedFrame) -> None:
         """A new frame from the forwarded publisher (called on the event loop, for every frame)."""
+        if not self._reading:
+            return  # nobody to send to yet: a burst of stale frames would only add delay
         if self._awaiting_keyframe:
-            if not (self._reading and frame.keyframe):
-                self._ask_again_if_due()
+            if not frame.keyframe:
+                # A PLI can be lost, and a publisher skips one while another is on its way.
+                if time.monotonic() - self._asked_at >= KEYFRAME_RETRY_SECONDS:
+                    self._ask()
                 return
             self._awaiting_keyframe = False
         if len(self._queue) >= MAX_QUEUED_FRAMES[self.kind]:
@@ -138,8 +142,7 @@ class ForwardingTrack(MediaStreamTrack):
         if not self._reading:
             self._reading = True
             if self._awaiting_keyframe:
-                self._ask_for_keyframe()
-                self._asked_at = time.monotonic()
+                self._ask()
         while True:
             if self.readyState != "live":
                 raise MediaStreamError
@@ -178,14 +181,11 @@ class ForwardingTrack(MediaStreamTrack):
             return
         self._awaiting_keyframe = True
         if self._reading:
-            self._ask_for_keyframe()
-            self._asked_at = time.monotonic()
+            self._ask()
 
-    def _ask_again_if_due(self) -> None:
-        # A PLI can be lost, and a publisher may ignore one that came too soon after another.
-        if self._reading and time.monotonic() - self._asked_at >= KEYFRAME_RETRY_SECONDS:
-            self._ask_for_keyframe()
-            self._asked_at = time.monotonic()
+    def _ask(self) -> None:
+        self._ask_for_keyframe()
+        self._asked_at = time.monotonic()
 
     def _timestamps(self) -> Timeline:
         if self._timeline is None:
