@@ -7,9 +7,13 @@ A forwarding relay needs both, so three internals are used, all here, and all ch
 tests/test_library_contract.py (aiortc is pinned to >=1.16,<1.17 in pyproject.toml):
 
 - ``RTCRtpReceiver.__jitter_buffer`` is replaced by a subclass with the same capacity and
-  prefetch. Every complete frame it assembles (after reordering, retransmission and loss
+  prefetch. Every complete video frame it assembles (after reordering, retransmission and loss
   handling, before the decoder) goes to our handler; it is returned to the receiver, whose
-  decoder thread then decodes it, only when the handler asks for decoded pictures.
+  decoder thread then decodes it, only when the handler asks for decoded pictures. Audio
+  packets (each one a whole frame) go to the handler as they arrive: aiortc's audio buffer
+  holds 4 packets back, and after one lost packet it holds 14 for good (it releases one frame
+  per packet received), which a forwarding relay would pass on as 280 ms of extra delay. The
+  subscriber's own jitter buffer reorders and conceals.
 - ``RTCRtpReceiver._send_rtcp_pli(media_ssrc)``, what aiortc itself uses, asks the publisher
   for a keyframe.
 - ``RTCRtpSender._send_keyframe``, which the sender calls on a PLI or FIR from its remote, is
@@ -71,7 +75,8 @@ class ReceiverTap:
 
 
 class _TappedJitterBuffer(JitterBuffer):
-    """aiortc's jitter buffer, same settings, whose complete frames go to a ReceiverTap first."""
+    """aiortc's jitter buffer, same settings, whose complete frames go to a ReceiverTap first
+    (audio: every packet, unbuffered)."""
 
     def __init__(self, original: JitterBuffer, tap: ReceiverTap) -> None:
         super().__init__(capacity=original.capacity, prefetch=original._prefetch,
@@ -79,6 +84,9 @@ class _TappedJitterBuffer(JitterBuffer):
         self._tap = tap
 
     def add(self, packet: RtpPacket) -> tuple[bool, Optional[JitterFrame]]:
+        if not self._is_video:
+            whole = JitterFrame(data=packet._data, timestamp=packet.timestamp)  # type: ignore[attr-defined]
+            return False, self._tap._packet_arrived(packet, whole)
         pli_flag, frame = super().add(packet)
         return pli_flag, self._tap._packet_arrived(packet, frame)
 

@@ -126,19 +126,28 @@ async def test_encoded_frames_reach_the_tap_and_only_the_returned_ones_are_decod
         await receiver.stop()
 
 
-async def test_audio_levels_from_the_rtp_header_reach_the_tap_in_dbov() -> None:
+async def test_audio_packets_reach_the_tap_at_once_with_their_levels_in_dbov() -> None:
     receiver = await started_receiver("audio", OPUS, RecordingTransport())
     levels: list[int] = []
-    ReceiverTap(receiver, lambda data, timestamp, payload_type: False, levels.append)
+    timestamps: list[int] = []
+
+    def on_frame(data: bytes, timestamp: int, payload_type: int) -> bool:
+        timestamps.append(timestamp)
+        return False
+
+    ReceiverTap(receiver, on_frame, levels.append)
     await receiver.receive(RTCRtpReceiveParameters(
         codecs=[OPUS], encodings=[RTCRtpDecodingParameters(ssrc=PUBLISHER_SSRC,
                                                            payloadType=OPUS.payloadType)]))
     try:
-        for i, level in enumerate((30, 9, 127)):
-            packet = RtpPacket(payload_type=OPUS.payloadType, sequence_number=i,
-                               timestamp=960 * i, ssrc=PUBLISHER_SSRC, payload=b"\xfc\xff\xfe")
+        # Packet 2 is lost: nothing waits for it, every packet is handed over as it arrives.
+        for sequence, level in ((0, 30), (1, 9), (3, 127)):
+            packet = RtpPacket(payload_type=OPUS.payloadType, sequence_number=sequence,
+                               timestamp=960 * sequence, ssrc=PUBLISHER_SSRC,
+                               payload=b"\xfc\xff\xfe")
             packet.extensions.audio_level = (True, level)
             await receiver._handle_rtp_packet(packet, arrival_time_ms=0)
+            assert timestamps[-1:] == [960 * sequence]
         assert levels == [-30, -9, -127]
     finally:
         await receiver.stop()
