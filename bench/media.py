@@ -235,11 +235,14 @@ def main() -> None:
     parser.add_argument("--participants", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--clip", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    # The event loop `python -m server` runs on (server/__main__.py), for both sides.
+    import uvloop  # a dependency of the server on Linux; imported here, where the loop is chosen
+
     if args.client:
-        asyncio.run(run_clients(args.client, args.room, args.participants, args.seconds,
-                                args.clip, with_audio=args.media == ["audio+video"]))
+        uvloop.run(run_clients(args.client, args.room, args.participants, args.seconds,
+                               args.clip, with_audio=args.media == ["audio+video"]))
     else:
-        asyncio.run(run_server(args))
+        uvloop.run(run_server(args))
 
 
 if __name__ == "__main__":
