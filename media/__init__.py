@@ -1,4 +1,4 @@
-"""Server-side media for group sessions: an aiortc peer per participant, forwarding with MediaRelay."""
+"""Server-side media for group sessions: an aiortc peer per participant, forwarding encoded frames."""
 
 from media.server import MediaServer
 

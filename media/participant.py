@@ -7,19 +7,15 @@ room can change who a person sees and hears without renegotiating (Jitsi's last-
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from dataclasses import dataclass, field
 
-from aiortc import MediaStreamTrack, RTCPeerConnection
-from aiortc.mediastreams import MediaStreamError
+from aiortc import RTCPeerConnection
 from aiortc.sdp import SessionDescription
 
-from media.forwarding import ForwardingTrack
-from media.relay import BoundedMediaRelay
-from media.speaker import AudioLevel
 from media.errors import MediaError
+from media.forwarding import ForwardingTrack
+from media.published import PublishedTrack
 
 PUBLISHING_DIRECTIONS = ("sendrecv", "sendonly")
 
@@ -55,41 +51,6 @@ def read_offer_layout(sdp: str) -> OfferLayout:
     return layout
 
 
-class PublishedTrack:
-    """A track the participant sends us, kept drained and measured.
-
-    aiortc decodes every received track into an unbounded queue, so someone must always read
-    it; this tap is that reader, and it counts frames and measures audio level on the way.
-    """
-
-    def __init__(self, relay: BoundedMediaRelay, track: MediaStreamTrack) -> None:
-        self.track = track
-        self.frames_decoded = 0
-        self.first_frame_at: float | None = None  # time.monotonic()
-        self.level = AudioLevel()
-        tap = relay.subscribe(track, buffered=False)
-        self._task = asyncio.ensure_future(self._drain(tap))
-
-    async def _drain(self, tap: MediaStreamTrack) -> None:
-        try:
-            while True:
-                frame = await tap.recv()
-                if self.first_frame_at is None:
-                    self.first_frame_at = time.monotonic()
-                self.frames_decoded += 1
-                if self.track.kind == "audio":
-                    self.level.add(frame)
-        except MediaStreamError:
-            return
-        finally:
-            tap.stop()
-
-    async def stop(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-
-
 class Participant:
     """A connected participant: peer connection, published tracks and receive slots."""
 
@@ -113,7 +74,7 @@ class Participant:
 
     async def close(self) -> None:
         for published in self.published.values():
-            await published.stop()
+            published.close()
         for slots in self.slots.values():
             for slot in slots:
                 slot.stop()

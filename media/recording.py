@@ -8,12 +8,14 @@ segment file starts. Membership changes also start a new segment because a recor
 tracks once running.
 
 Each segment is a Matroska file with every participant's audio as its own stream plus the
-leader's video (or the first published video). MediaRecorder re-encodes (AAC, H.264) on the
-event loop, so recording costs CPU comparable to one more subscriber.
+leader's video (or the first published video). Recording is the one feature that needs pictures
+and sound: each recorded track is decoded once on the server (however many people watch it), and
+MediaRecorder re-encodes (AAC, H.264) on the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -23,12 +25,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from aiortc import MediaStreamTrack
 from aiortc.contrib.media import MediaRecorder
+from av.frame import Frame
 
+from media.errors import MediaError
 from media.forwarding import ForwardingTrack
 from media.participant import Participant
-from media.relay import BoundedMediaRelay
-from media.errors import MediaError
 from server.storage.private_files import private_directory, private_file
 
 logger = logging.getLogger(__name__)
@@ -46,6 +49,35 @@ class Consent:
         return {"user_id": self.user_id, "granted": self.granted, "at": self.at.isoformat()}
 
 
+class SegmentTrack(MediaStreamTrack):
+    """One recorded track of a segment; sound is dropped until the segment's first picture.
+
+    Why: Matroska opens every stream's encoder when it muxes its first packet, and MediaRecorder
+    sizes the video encoder from the first picture. Sound arrives at once while a picture waits
+    for a keyframe, so sound muxed first would open the video encoder at a default size and the
+    first picture would then fail ("Cannot change width after codec is open").
+    """
+
+    def __init__(self, source: ForwardingTrack, video_started: asyncio.Event) -> None:
+        super().__init__()
+        self.kind = source.kind
+        self._source = source
+        self._video_started = video_started
+
+    async def recv(self) -> Frame:
+        while True:
+            frame = await self._source.recv()
+            if self.kind == "video":
+                self._video_started.set()
+                return frame
+            if self._video_started.is_set():
+                return frame
+
+    def stop(self) -> None:
+        super().stop()
+        self._source.stop()
+
+
 def _file_stem(room_id: str) -> str:
     if SAFE_NAME.fullmatch(room_id):
         return room_id
@@ -53,16 +85,15 @@ def _file_stem(room_id: str) -> str:
 
 
 class RoomRecording:
-    def __init__(self, room_id: str, recordings_dir: Path, relay: BoundedMediaRelay) -> None:
+    def __init__(self, room_id: str, recordings_dir: Path) -> None:
         self.room_id = room_id
         self.recordings_dir = recordings_dir
-        self.relay = relay
         self.consents: dict[str, Consent] = {}
         self.consent_log: list[Consent] = []
         self.wanted = False
         self.segments: list[Path] = []
         self._recorder: MediaRecorder | None = None
-        self._tracks: list[ForwardingTrack] = []
+        self._tracks: list[SegmentTrack] = []
 
     @property
     def state(self) -> str:
@@ -117,15 +148,18 @@ class RoomRecording:
         publishers_of_video = [p for p in participants if "video" in p.published]
         video_from = next((p for p in publishers_of_video if p.is_leader),
                           publishers_of_video[0] if publishers_of_video else None)
+        video_started = asyncio.Event()
+        if video_from is None:
+            video_started.set()
         for participant in participants:
             kinds = ["audio"] + (["video"] if participant is video_from else [])
             for kind in kinds:
                 published = participant.published.get(kind)
                 if published is None:
                     continue
-                track = ForwardingTrack(kind)
-                track.switch_to(participant.user_id,
-                                self.relay.subscribe(published.track, buffered=kind == "audio"))
+                source = ForwardingTrack(kind)  # no codec: it wants decoded frames
+                published.feed(source, participant.user_id)
+                track = SegmentTrack(source, video_started)
                 recorder.addTrack(track)
                 self._tracks.append(track)
         await recorder.start()

@@ -1,11 +1,12 @@
 """A group session on the media server: who forwards to whom.
 
-Cost bound: aiortc decodes every published track once and encodes once per (subscriber, slot)
-that is fed. Audio is forwarded from everyone (cheap). Video goes, per subscriber, to at most
+Cost bound: encoded frames are forwarded, so each (subscriber, slot) that is fed costs packing
+and sending, not an encode (see media/published.py for the exceptions that decode). Audio is
+forwarded from everyone (cheap). Video goes, per subscriber, to at most
 ``max_video_forwards`` slots, filled in this order: the leader, the sources this subscriber asked
-for (newest first), the active speaker. Only when a room is small enough that every other
-participant fits in the slots (a 1:1 call, a 3-person group with 2 slots) are the rest filled
-too; that keeps a fallback 1:1 call showing video before anyone has spoken.
+for (newest first), the active speaker, earlier speakers (most recent first, Jitsi's last-N),
+then the others in join order. Filling every slot means a newcomer sees someone at once, before
+anyone has spoken, and a switch only replaces what falls off the end of that list.
 """
 
 from __future__ import annotations
@@ -17,18 +18,16 @@ from collections.abc import Iterator
 from media.forwarding import ForwardingTrack
 from media.participant import Participant
 from media.recording import RoomRecording
-from media.relay import BoundedMediaRelay
 from media.speaker import ActiveSpeakerDetector
 
 SPEAKER_TICK_SECONDS = 0.2  # how often the dominant speaker is re-evaluated
 
 
 class Room:
-    def __init__(self, room_id: str, recording: RoomRecording, relay: BoundedMediaRelay) -> None:
+    def __init__(self, room_id: str, recording: RoomRecording) -> None:
         self.room_id = room_id
         self.participants: dict[str, Participant] = {}  # in join order
         self.leader_id: str | None = None
-        self.relay = relay
         self.recording = recording
         self.detector = ActiveSpeakerDetector()
         self.speaker_changes = 0
@@ -73,7 +72,8 @@ class Room:
         slot_count = len(subscriber.slots["video"])
         if len(publishers) <= slot_count:
             return publishers
-        priority = [self.leader_id, *reversed(subscriber.video_requests), self.active_speaker]
+        priority = [self.leader_id, *reversed(subscriber.video_requests), *self.detector.recent,
+                    *publishers]
         wanted: list[str] = []
         for user_id in priority:
             if user_id in publishers and user_id not in wanted:
@@ -86,15 +86,13 @@ class Room:
         wanted = wanted[: len(slots)]
         for slot in slots:
             if slot.source_id is not None and slot.source_id not in wanted:
-                slot.switch_to(None, None)
+                slot.clear()
         shown = {slot.source_id for slot in slots}
         free: list[ForwardingTrack] = [slot for slot in slots if slot.source_id is None]
         for source_id in wanted:
             if source_id in shown:
                 continue
-            track = self.participants[source_id].published[kind].track
-            # Audio keeps a short bounded buffer; video only ever needs the newest picture.
-            free.pop(0).switch_to(source_id, self.relay.subscribe(track, buffered=kind == "audio"))
+            self.participants[source_id].published[kind].feed(free.pop(0), source_id)
 
     async def _follow_active_speaker(self) -> None:
         loop = asyncio.get_running_loop()
@@ -111,6 +109,13 @@ class Room:
         """Who each participant currently receives, slot by slot."""
         return {user_id: {kind: p.source_of_slots(kind) for kind in ("audio", "video")}
                 for user_id, p in self.participants.items()}
+
+    def transcoding(self) -> list[dict[str, str | None]]:
+        """The slots that cannot forward because the two ends use different codecs."""
+        return [{"subscriber": user_id, "source": slot.source_id, "kind": kind,
+                 "from": slot.source_codec, "to": slot.codec.name if slot.codec else None}
+                for user_id, p in self.participants.items()
+                for kind, slots in p.slots.items() for slot in slots if slot.transcoding]
 
     async def close(self) -> None:
         self._speaker_task.cancel()

@@ -18,16 +18,25 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from aiortc import (RTCBundlePolicy, RTCConfiguration, RTCIceServer, RTCPeerConnection,
-                    RTCSessionDescription)
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
 
+from media.aiortc_adapter import on_keyframe_request
+from media.codecs import negotiated_codecs
+from media.errors import MediaError
 from media.forwarding import ForwardingTrack
-from media.participant import Participant, PublishedTrack, read_offer_layout
+from media.participant import Participant, read_offer_layout
+from media.published import PublishedTrack
 from media.recording import RoomRecording
 from media.relay import BoundedMediaRelay
 from media.room import Room
 from media.stats import participant_stats
-from media.errors import MediaError
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +51,11 @@ def _ice_server(entry: dict[str, Any]) -> RTCIceServer:
 class MediaServer:
     def __init__(self, *, ice_servers: list[dict[str, Any]] | None = None, max_rooms: int = 20,
                  max_participants_per_room: int = 8, max_video_forwards: int = 2,
-                 recordings_dir: str | Path = "recordings") -> None:
+                 recordings_dir: str | Path = "recordings", transcode_always: bool = False) -> None:
+        """`transcode_always` decodes every publisher and encodes for every subscriber, as this
+        server did before it forwarded encoded frames: for bench/media.py's comparison only."""
         self._ice_servers = [_ice_server(entry) for entry in ice_servers or []]
+        self._transcode_always = transcode_always
         self.max_rooms = max_rooms
         self.max_participants_per_room = max_participants_per_room
         self.max_video_forwards = max_video_forwards
@@ -85,8 +97,7 @@ class MediaServer:
             if len(self._rooms) >= self.max_rooms:
                 raise MediaError("The media server is at capacity; please try again later.",
                                code="media_server_full", status=503)
-            room = Room(room_id, RoomRecording(room_id, self.recordings_dir, self._relay),
-                        self._relay)
+            room = Room(room_id, RoomRecording(room_id, self.recordings_dir))
             self._rooms[room_id] = room
         return room
 
@@ -107,20 +118,31 @@ class MediaServer:
         slot_limits = self.slot_layout()
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            publishing: list[RTCRtpTransceiver] = []
             for transceiver in pc.getTransceivers():
                 kind, mid = transceiver.kind, transceiver.mid
                 if layout.publish.get(kind) == mid and transceiver.receiver.track is not None:
                     transceiver.direction = "recvonly"
-                    participant.published[kind] = PublishedTrack(self._relay,
-                                                                  transceiver.receiver.track)
+                    publishing.append(transceiver)
                 elif mid in layout.slots[kind] and len(participant.slots[kind]) < slot_limits[kind]:
                     slot = ForwardingTrack(kind)
                     transceiver.sender.replaceTrack(slot)
+                    on_keyframe_request(transceiver.sender, slot.keyframe_requested)
                     transceiver.direction = "sendonly"
                     participant.slots[kind].append(slot)
                 else:
                     transceiver.direction = "inactive"
             await pc.setLocalDescription(await pc.createAnswer())
+            # Nothing flows before this returns to the loop (aiortc connects in a task), so the
+            # codecs are in place before the first packet.
+            codecs = negotiated_codecs(pc.localDescription.sdp)
+            for transceiver in publishing:
+                participant.published[transceiver.kind] = PublishedTrack(
+                    transceiver.kind, transceiver.receiver, codecs[transceiver.mid], self._relay,
+                    transcode_always=self._transcode_always)
+            for transceiver in pc.getTransceivers():
+                if isinstance(transceiver.sender.track, ForwardingTrack):
+                    transceiver.sender.track.codec = codecs[transceiver.mid].send
         except MediaError:
             await participant.close()
             raise
@@ -237,7 +259,8 @@ class MediaServer:
         room = self._room(room_id)
         return {"leader_id": room.leader_id, "active_speaker": room.active_speaker,
                 "speaker_changes": room.speaker_changes,
-                "recording": room.recording.state, "receiving": room.forwarding()}
+                "recording": room.recording.state, "receiving": room.forwarding(),
+                "transcoding": room.transcoding()}
 
     async def stats(self, room_id: str) -> dict[str, Any]:
         """Per-participant network and media figures (async: aiortc's getStats is)."""

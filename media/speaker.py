@@ -1,4 +1,9 @@
-"""Who is speaking: audio level from decoded frames, and a dominant speaker with hysteresis.
+"""Who is speaking: audio levels the publishers send along, and a dominant speaker with hysteresis.
+
+Why levels from the RTP header: every browser (and aiortc) measures its own microphone and writes
+the level into each audio packet (RFC 6464, ``ssrc-audio-level``), so the server learns who is
+loud without decoding anyone's sound. A publisher that sends no level is never the active
+speaker; it still reaches everyone, as every audio track does.
 
 Why hysteresis: without it the forwarded video flips between two people talking over each other
 several times a second, and every flip costs the viewers a visible cut.
@@ -6,37 +11,33 @@ several times a second, and every flip costs the viewers a visible cut.
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
-from av import AudioFrame
+import time
 
 SILENCE_DBFS = -50.0  # below this a participant counts as silent
-FLOOR_DBFS = -127.0  # level of digital silence
-LEVEL_SMOOTHING = 0.15  # weight of each new 20 ms frame in the running level (~130 ms memory)
+FLOOR_DBFS = -127.0  # level of digital silence (the lowest RFC 6464 can carry)
+LEVEL_SMOOTHING = 0.15  # weight of each new 20 ms packet in the running level (~130 ms memory)
+STALE_LEVEL_SECONDS = 0.5  # no audio packet for this long (muted, gone): count as silent
 SWITCH_MARGIN_DB = 6.0  # a challenger must be this much louder than the current speaker...
 SWITCH_HOLD_SECONDS = 0.6  # ...for this long before the speaker changes
 
 
-def frame_level_dbfs(frame: AudioFrame) -> float:
-    """RMS level of a frame in dBFS (0 = full scale), for integer or float sample formats."""
-    samples = frame.to_ndarray().astype(np.float64)
-    if frame.format.name.startswith("s16"):
-        samples /= 32768.0
-    elif frame.format.name.startswith("s32"):
-        samples /= 2147483648.0
-    rms = math.sqrt(float(np.mean(samples * samples))) if samples.size else 0.0
-    return 20.0 * math.log10(rms) if rms > 0 else FLOOR_DBFS
-
-
 class AudioLevel:
-    """A smoothed audio level fed one frame at a time."""
+    """A smoothed audio level fed one packet at a time."""
 
     def __init__(self) -> None:
-        self.dbfs = FLOOR_DBFS
+        self._dbfs = FLOOR_DBFS
+        self._updated_at = 0.0  # time.monotonic()
 
-    def add(self, frame: AudioFrame) -> None:
-        self.dbfs += LEVEL_SMOOTHING * (frame_level_dbfs(frame) - self.dbfs)
+    def add(self, dbov: int) -> None:
+        """One packet's level in dBov (RFC 6464: RMS relative to full scale, 0 to -127)."""
+        self._dbfs += LEVEL_SMOOTHING * (dbov - self._dbfs)
+        self._updated_at = time.monotonic()
+
+    @property
+    def dbfs(self) -> float:
+        if time.monotonic() - self._updated_at > STALE_LEVEL_SECONDS:
+            return FLOOR_DBFS
+        return self._dbfs
 
 
 class ActiveSpeakerDetector:
@@ -47,11 +48,13 @@ class ActiveSpeakerDetector:
         self.margin_db = margin_db
         self.hold_seconds = hold_seconds
         self.current: str | None = None
+        self.recent: list[str] = []  # everyone who has been the speaker, most recent first
         self._challenger: str | None = None
         self._challenger_since = 0.0
 
     def update(self, levels: dict[str, float], now: float) -> str | None:
         """Feed the current levels (user id → dBFS); returns the dominant speaker."""
+        self.recent = [user for user in self.recent if user in levels]
         audible = {user: level for user, level in levels.items() if level > SILENCE_DBFS}
         if self.current not in levels:
             self.current = None
@@ -60,8 +63,7 @@ class ActiveSpeakerDetector:
             return self.current
         loudest = max(audible, key=audible.__getitem__)
         if self.current is None:
-            self.current = loudest
-            self._challenger = None
+            self._become_speaker(loudest)
             return self.current
         if loudest == self.current or audible[loudest] < levels[self.current] + self.margin_db:
             self._challenger = None
@@ -69,5 +71,9 @@ class ActiveSpeakerDetector:
         if self._challenger != loudest:
             self._challenger, self._challenger_since = loudest, now
         elif now - self._challenger_since >= self.hold_seconds:
-            self.current, self._challenger = loudest, None
+            self._become_speaker(loudest)
         return self.current
+
+    def _become_speaker(self, user: str) -> None:
+        self.current, self._challenger = user, None
+        self.recent = [user, *(other for other in self.recent if other != user)]

@@ -1,5 +1,9 @@
 """Per-participant media figures from the server peer's ``getStats()``, as plain dicts.
 
+``frames_received`` counts encoded frames from a publisher, ``frames_decoded`` the ones this
+server decoded (only while recording or transcoding needs them); ``frames_forwarded`` counts
+what went out per kind, packed as received or re-encoded.
+
 Bitrates are computed from transport byte counters between two calls, so the first call for a
 participant reports ``None`` for them.
 """
@@ -13,7 +17,7 @@ from media.participant import Participant
 
 
 async def participant_stats(participant: Participant) -> dict[str, Any]:
-    """Bitrate in/out, packet loss, RTT and decoded frames for one participant's connection."""
+    """Bitrate in/out, packet loss, RTT and frame counts for one participant's connection."""
     report = await participant.pc.getStats()
     inbound: dict[str, dict[str, int]] = {}
     packets_sent = bytes_sent_rtp = 0
@@ -56,8 +60,11 @@ async def participant_stats(participant: Participant) -> dict[str, Any]:
         "packet_loss_in": lost / (received + lost) if received + lost else 0.0,
         "rtt_ms": round(1000 * sum(round_trip_times) / len(round_trip_times), 1)
         if round_trip_times else None,
+        "frames_received": {kind: published.frames_received
+                            for kind, published in participant.published.items()},
         "frames_decoded": {kind: published.frames_decoded
                            for kind, published in participant.published.items()},
+        "codecs": {kind: published.codec.name for kind, published in participant.published.items()},
         "first_frame_after_join_ms": {
             kind: round(1000 * (published.first_frame_at - participant.joined_at))
             for kind, published in participant.published.items() if published.first_frame_at},
