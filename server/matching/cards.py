@@ -21,7 +21,7 @@ from server.core.roles import MENTOR_ROLES
 from server.scheduling.availability import Window
 from server.storage.models import AvailabilityWindow, MentorProfile, Mentorship, User
 
-from .index import SEAT_HOLDING, bin_start, hours_vector, week_start
+from .index import SEAT_HOLDING, bin_start, hour_bins, week_start, weekly_hours
 from .seeker import Seeker
 from .vocabulary import CERTIFICATION_HOURS, PARTS_OF_DAY, part_of_day
 
@@ -32,7 +32,7 @@ def times_in_zone(windows: list[Window], tz_name: str, viewer_zone: str, monday:
     """The weekdays and parts of the day (in the viewer's zone) the windows cover, in week order."""
     zone = ZoneInfo(viewer_zone)
     seen: set[tuple[int, str]] = set()
-    for b in hours_vector(windows, tz_name, monday).nonzero()[0].tolist():
+    for b in hour_bins(weekly_hours(windows, tz_name, monday)):
         local = bin_start(monday, b).astimezone(zone)
         seen.add((local.weekday(), part_of_day(local.hour)))
     order = list(PARTS_OF_DAY)

@@ -33,6 +33,7 @@ from .vocabulary import AGE_RANGES, AREAS, CERTIFICATION_HOURS, GENDERS, TRACKS
 
 BIN = timedelta(minutes=30)
 BINS = 7 * 24 * 2  # half-hour bins in a week
+HOUR_WORDS = 6  # 64-bit words that hold a week's bins
 BIN_MINUTES = 30
 AREA_COLUMN = {code: i for i, code in enumerate(AREAS)}
 TRACK_CODE = {code: i for i, code in enumerate(TRACKS)}
@@ -52,16 +53,22 @@ def week_start(moment: datetime) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def hours_vector(windows: Sequence[Window], tz_name: str, monday: date) -> np.ndarray:
-    """A person's weekly windows as 0/1 over the week's half-hour UTC bins."""
-    vector = np.zeros(BINS, dtype=np.float32)
+def weekly_hours(windows: Sequence[Window], tz_name: str, monday: date) -> np.ndarray:
+    """A person's weekly windows over the week's half-hour UTC bins, packed 64 bins to a word:
+    two people's shared time is then a bitwise AND and a bit count, with no matrix product."""
+    bins = np.zeros(HOUR_WORDS * 64, dtype=bool)
     origin = datetime.combine(monday, datetime.min.time(), timezone.utc)
     for start, end in weekly_utc_intervals(list(windows), tz_name, monday):
         first = math.floor((start - origin) / BIN)
         last = math.ceil((end - origin) / BIN)
         for b in range(first, last):
-            vector[b % BINS] = 1.0
-    return vector
+            bins[b % BINS] = True
+    return np.packbits(bins).view(np.uint64)
+
+
+def hour_bins(words: np.ndarray) -> list[int]:
+    """The bins set in packed weekly hours, in week order."""
+    return np.flatnonzero(np.unpackbits(np.ascontiguousarray(words).view(np.uint8))[:BINS]).tolist()
 
 
 def bin_start(monday: date, b: int) -> datetime:
@@ -102,7 +109,7 @@ class MentorIndex:
     speaks: np.ndarray  # (n, languages) 0/1
     areas: np.ndarray  # (n, AREAS) 0/1
     lived: np.ndarray  # (n, AREAS) 0/1
-    hours: np.ndarray  # (n, BINS) 0/1, UTC
+    hours: np.ndarray  # (n, HOUR_WORDS) packed weekly UTC bins (weekly_hours)
     track: np.ndarray  # (n,) index into TRACKS
     verified: np.ndarray  # (n,) bool
     certification: np.ndarray  # (n,) 0..1 (training hours / the highest level's)
@@ -158,7 +165,7 @@ def build_index(rows: Sequence[MentorRow], monday: date) -> MentorIndex:
     speaks = np.zeros((n, max(1, len(language_column))), dtype=np.float32)
     areas = np.zeros((n, len(AREAS)), dtype=np.float32)
     lived = np.zeros((n, len(AREAS)), dtype=np.float32)
-    hours = np.zeros((n, BINS), dtype=np.float32)
+    hours = np.zeros((n, HOUR_WORDS), dtype=np.uint64)
     vector_cache: dict[tuple[str, tuple[Window, ...]], np.ndarray] = {}
     for i, row in enumerate(rows):
         for code in row.languages:
@@ -172,7 +179,7 @@ def build_index(rows: Sequence[MentorRow], monday: date) -> MentorIndex:
         if row.windows:
             key = (row.timezone, tuple(row.windows))
             if key not in vector_cache:
-                vector_cache[key] = hours_vector(row.windows, row.timezone, monday)
+                vector_cache[key] = weekly_hours(row.windows, row.timezone, monday)
             hours[i] = vector_cache[key]
     epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
     return MentorIndex(

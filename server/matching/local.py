@@ -21,7 +21,7 @@ from server.storage import Database
 from server.storage.models import MentorProfile
 
 from .base import MAX_MATCHES, Match, Matcher
-from .index import AREA_COLUMN, MentorIndex, change_stamp, hours_vector, load_index, week_start
+from .index import AREA_COLUMN, MentorIndex, change_stamp, weekly_hours, load_index, week_start
 from .ranking import Fairness, Query, Weights, rank, reasons
 from .seeker import Seeker, open_to_requests
 
@@ -35,7 +35,7 @@ def query_for(seeker: Seeker, index: MentorIndex) -> Query:
     return Query(
         languages=seeker.languages,
         areas=frozenset(intake.support),
-        hours=hours_vector(windows, seeker.zone, index.monday) if windows else None,
+        hours=weekly_hours(windows, seeker.zone, index.monday) if windows else None,
         relationship=intake.relationship,
         format=intake.format,
         gender=intake.preferences.gender,

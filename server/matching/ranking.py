@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from .index import AGE_CODE, AREA_COLUMN, BIN_MINUTES, GENDER_CODE, TRACK_CODE, MentorIndex, bin_start
+from .index import AGE_CODE, AREA_COLUMN, BIN_MINUTES, GENDER_CODE, TRACK_CODE, MentorIndex, bin_start, hour_bins
 from .vocabulary import CERTIFICATION_HOURS, GROUP, PEER, PROFESSIONAL, part_of_day
 
 # Weekly overlap at which the availability factor is full.
@@ -82,7 +82,7 @@ class Query:
 
     languages: tuple[str, ...] = ()  # preferred first; empty: any language
     areas: frozenset[str] = frozenset()
-    hours: np.ndarray | None = None  # 0/1 over the week's UTC bins; None: not stated
+    hours: np.ndarray | None = None  # packed weekly UTC bins (index.weekly_hours); None: not stated
     relationship: str = ""
     format: str = ""
     gender: str = ""
@@ -127,7 +127,7 @@ def eligible(index: MentorIndex, q: Query) -> np.ndarray:
 def overlap_minutes(index: MentorIndex, q: Query) -> np.ndarray:
     if q.hours is None:
         return np.zeros(index.size, dtype=np.float32)
-    return (index.hours @ q.hours) * BIN_MINUTES
+    return np.bitwise_count(index.hours & q.hours).sum(axis=1, dtype=np.int32) * BIN_MINUTES
 
 
 def relevance(index: MentorIndex, q: Query, w: Weights, overlap: np.ndarray) -> np.ndarray:
@@ -241,11 +241,10 @@ def reasons(index: MentorIndex, pos: int, q: Query, viewer_zone: str, exposure: 
 def best_time(index: MentorIndex, pos: int, q: Query, viewer_zone: str) -> tuple[int, str] | None:
     """The weekday and part of the day (in the viewer's zone) with the most shared hours, or with
     the mentor's most hours when the viewer stated none."""
-    hours = index.hours[pos] * (q.hours if q.hours is not None else 1.0)
-    bins = np.flatnonzero(hours)
-    if bins.size == 0:
+    bins = hour_bins(index.hours[pos] & q.hours if q.hours is not None else index.hours[pos])
+    if not bins:
         return None
-    return most_common_time(index.monday, bins.tolist(), viewer_zone)
+    return most_common_time(index.monday, bins, viewer_zone)
 
 
 def most_common_time(monday: date, bins: list[int], zone_name: str) -> tuple[int, str]:
