@@ -94,7 +94,7 @@ class Settings:
     # ones not named keep their defaults); the share of the score given to low exposure (0: off);
     # every n-th suggestion for the least-shown eligible mentor (0: never); exposure's half-life.
     matching_weights: str = ""
-    matching_fairness_share: float = 0.25
+    matching_fairness_share: float = 0.3
     matching_exploration_every: int = 5
     matching_exposure_half_life_hours: float = 72.0
     # The longest a process serves suggestions from its mentor index without re-reading it.

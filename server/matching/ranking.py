@@ -71,7 +71,7 @@ class Weights:
 
 @dataclass(frozen=True)
 class Fairness:
-    share: float = 0.25  # of the final score given to low exposure; 0 turns the exposure term off
+    share: float = 0.3  # of the final score given to low exposure; 0 turns the exposure term off
     exploration_every: int = 5  # every n-th place goes to the least-shown eligible mentor; 0: never
     half_life_hours: float = 72.0
 

@@ -180,7 +180,7 @@ async def on_mentorship_end(ctx: EventContext, p: MentorshipRef) -> dict[str, An
         return {"mentorship": await mentorship_view(s, row, ctx.user.id)}
 
 
-@router.on("mentorship:rematch", MentorshipRef, roles=(MENTEE,))
+@router.on("mentorship:rematch", MentorshipRef)
 async def on_mentorship_rematch(ctx: EventContext, p: MentorshipRef) -> dict[str, Any]:
     """Ask for a different mentor: this mentorship ends (the mentor is told only that it ended)
     and new suggestions come back, never with this mentor again."""
