@@ -32,7 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from server.matching.index import MentorIndex, MentorRow, build_index, week_start, weekly_hours  # noqa: E402
-from server.matching.ranking import Fairness, Query, Weights, rank, reasons  # noqa: E402
+from server.matching.ranking import Fairness, Query, Weights, eligible, rank, reasons  # noqa: E402
 from server.matching.vocabulary import AGE_RANGES, AREAS, CERTIFICATIONS, GENDERS, PARTS_OF_DAY, TRACKS  # noqa: E402
 from server.scheduling.availability import Window  # noqa: E402
 
@@ -98,8 +98,6 @@ def serve(index: MentorIndex, queries: list[Query], fairness: Fairness, weights:
 
 
 def eligible_for_someone(index: MentorIndex, queries: list[Query]) -> int:
-    from server.matching.ranking import eligible  # noqa: PLC0415 - only this report needs it
-
     ok = np.zeros(index.size, dtype=bool)
     for q in queries:
         ok |= eligible(index, q)

@@ -325,6 +325,8 @@ async def test_both_sides_rate_a_completed_session_and_the_mentor_sees_only_aggr
     assert export["matching"]["intake"]["support"] == ["sleep"]
     assert export["mentorship"]["mentorships"][0]["status"] == "active"
     assert export["mentorship"]["feedback_given"][0]["comment"] == "Me ayudó mucho"
+    server.cli("users", "delete", mentee.username)
+    assert (await mentor_client.call("mentorship:list"))["mentorships"] == [], "erasing the mentee erases the mentorship"
     await close_all(the_mentor, mentee)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Iterable
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.core.audit import record_audit
@@ -87,8 +87,8 @@ async def block(session: AsyncSession, blocker: "AuthUser", blocked_id: str) -> 
         raise NotFound("No such user.")
     if await session.get(UserBlock, (blocker.id, blocked_id)) is not None:
         return False
-    count = len(list(await session.scalars(select(UserBlock.blocked_id).where(UserBlock.blocker_id == blocker.id))))
-    if count >= MAX_BLOCKS:
+    count = await session.scalar(select(func.count()).select_from(UserBlock).where(UserBlock.blocker_id == blocker.id))
+    if (count or 0) >= MAX_BLOCKS:
         raise InvalidPayload("You have blocked the most people one account can.")
     session.add(UserBlock(blocker_id=blocker.id, blocked_id=blocked_id, created_at=datetime.now(timezone.utc)))
     await record_audit(session, blocker.id, "user.block", target_id=blocked_id)

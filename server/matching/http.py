@@ -1,7 +1,7 @@
 """The HTTP matcher: asks an external matching service, signed with the shared secret.
 
-Request: ``POST <matching_url>`` with ``{"user": <profile>, "intake": <what they look for, without
-their goals>, "filters", "exclude": [mentor ids never to suggest], "limit": n}``; answer:
+Request: ``POST <matching_url>`` with ``{"user": <id, role, languages, locale, country, timezone>,
+"intake": <what they look for, without their goals>, "filters", "exclude": [mentor ids never to suggest], "limit": n}``; answer:
 ``{"matches": [{"user_id", "score", "reasons"?, ...}]}``. Ids we do not know, excluded ids and
 mentors not open to requests right now are dropped, so the service cannot override the guards.
 """
@@ -57,7 +57,11 @@ class HttpMatcher(Matcher):
         limit = max(1, min(limit, MAX_MATCHES))
         intake = msgspec.to_builtins(seeker.intake)
         intake.pop("goals", None)  # the mentee's own words stay with us
-        body = orjson.dumps({"user": seeker.user.profile(), "intake": intake, "filters": msgspec.to_builtins(seeker.filters),
+        user = seeker.user
+        # What ranking needs, not who they are: no names leave for the external service.
+        who = {"id": user.id, "role": user.role, "languages": list(user.languages), "locale": user.locale,
+               "country": user.country, "timezone": user.timezone}
+        body = orjson.dumps({"user": who, "intake": intake, "filters": msgspec.to_builtins(seeker.filters),
                              "exclude": sorted(seeker.exclude), "limit": limit})
         headers = {"Content-Type": "application/json", **(signed_headers(self.secret, body) if self.secret else {})}
         if self._http is None:

@@ -11,20 +11,23 @@ guard tolerates (it compares mentors, it does not bill them).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from datetime import datetime, timezone
 
 import numpy as np
 from sqlalchemy import bindparam, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from server.storage import Database
 from server.storage.models import MentorProfile
 
 from .base import MAX_MATCHES, Match, Matcher
-from .index import AREA_COLUMN, MentorIndex, change_stamp, weekly_hours, load_index, week_start
+from .index import AREA_COLUMN, MentorIndex, change_stamp, load_index, week_start, weekly_hours
 from .ranking import Fairness, Query, Weights, rank, reasons
 from .seeker import Seeker, open_to_requests
 
+log = logging.getLogger("server.matching")
 # Ranked beyond the limit, so mentors that turn out full or paused can be skipped.
 SPARE = 5
 
@@ -107,12 +110,17 @@ class LocalMatcher(Matcher):
         ]
 
     async def _count_exposure(self, changed: list[tuple[str, float]], now: float) -> None:
+        """Write the showings through. Rows are updated in id order, so two requests showing the
+        same mentors lock them in the same order; a failed write costs a count, not the answer."""
         if not changed:
             return
         at = datetime.fromtimestamp(now, timezone.utc)
         table = MentorProfile.__table__
-        async with self.db.transaction() as s:
-            await s.execute(
-                update(table).where(table.c.user_id == bindparam("mentor")).values(exposure=bindparam("shown"), exposure_at=at),
-                [{"mentor": uid, "shown": float(np.round(value, 6))} for uid, value in changed],
-            )
+        try:
+            async with self.db.transaction() as s:
+                await s.execute(
+                    update(table).where(table.c.user_id == bindparam("mentor")).values(exposure=bindparam("shown"), exposure_at=at),
+                    [{"mentor": uid, "shown": float(np.round(value, 6))} for uid, value in sorted(changed)],
+                )
+        except SQLAlchemyError:
+            log.warning("matching.exposure_not_saved", extra={"fields": {"mentors": len(changed)}})

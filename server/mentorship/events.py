@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from server.accounts import blocks
 from server.accounts.users import public_identity
-from server.core.errors import Forbidden, InvalidPayload
+from server.core.errors import InvalidPayload
 from server.core.i18n import N_, gettext_for
 from server.core.roles import ADMIN, MENTEE, MENTOR_ROLES
 from server.matching.events import suggestions_for
@@ -171,10 +171,7 @@ async def on_mentorship_list(ctx: EventContext, _p: Any) -> dict[str, Any]:
 @router.on("mentorship:end", MentorshipRef)
 async def on_mentorship_end(ctx: EventContext, p: MentorshipRef) -> dict[str, Any]:
     """End a mentorship (either side) or withdraw my request."""
-    async with ctx.services.db.read() as s:
-        row = await s.get(Mentorship, p.mentorship_id) if len(p.mentorship_id) <= 64 else None
-    reason = "mentor_ended" if row is not None and row.mentor_id == ctx.user.id else "mentee_ended"
-    row = await requests.close_mentorship(ctx.services, ctx.user, p.mentorship_id, reason)
+    row = await requests.close_mentorship(ctx.services, ctx.user, p.mentorship_id)
     await _announce_end(ctx.services, row, ctx.user.id)
     async with ctx.services.db.read() as s:
         return {"mentorship": await mentorship_view(s, row, ctx.user.id)}
@@ -184,10 +181,6 @@ async def on_mentorship_end(ctx: EventContext, p: MentorshipRef) -> dict[str, An
 async def on_mentorship_rematch(ctx: EventContext, p: MentorshipRef) -> dict[str, Any]:
     """Ask for a different mentor: this mentorship ends (the mentor is told only that it ended)
     and new suggestions come back, never with this mentor again."""
-    async with ctx.services.db.read() as s:
-        row = await s.get(Mentorship, p.mentorship_id) if len(p.mentorship_id) <= 64 else None
-    if row is None or row.mentee_id != ctx.user.id:
-        raise Forbidden("That request does not exist or is not yours.")
     row = await requests.close_mentorship(ctx.services, ctx.user, p.mentorship_id, "rematch")
     await _announce_end(ctx.services, row, ctx.user.id)
     matches = await suggestions_for(ctx.services, ctx.user, NEXT_SUGGESTIONS, also_exclude=frozenset({row.mentor_id}))

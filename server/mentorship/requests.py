@@ -228,17 +228,20 @@ async def ensure_room(services: "Services", row: Mentorship) -> str:
     return room_id
 
 
-async def close_mentorship(services: "Services", user: AuthUser, mentorship_id: str, reason: str) -> Mentorship:
-    """End an active mentorship (either side) or withdraw a request (the mentee). ``reason`` is
-    for staff and the ranking only; the other side is told it ended, never why."""
+async def close_mentorship(services: "Services", user: AuthUser, mentorship_id: str, reason: str = "") -> Mentorship:
+    """End an active mentorship (either side) or withdraw a request (the mentee). ``reason``
+    ("rematch", "blocked"; by default who ended it) is for staff and the ranking only; the other
+    side is told it ended, never why."""
     now = datetime.now(timezone.utc)
     async with services.db.transaction() as s:
         row = await _own(s, mentorship_id, user.id)
+        if reason == "rematch" and user.id != row.mentee_id:
+            raise Forbidden("That request does not exist or is not yours.")
         if row.status == REQUESTED and user.id == row.mentee_id:
             row.status, row.end_reason = WITHDRAWN, "withdrawn"
         elif row.status == ACTIVE or (row.status == REQUESTED and reason == "blocked"):
             row.status = ENDED
-            row.end_reason = reason
+            row.end_reason = reason or ("mentor_ended" if user.id == row.mentor_id else "mentee_ended")
         elif row.status == REQUESTED:
             raise Forbidden("That request does not exist or is not yours.")
         else:

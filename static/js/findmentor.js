@@ -8,7 +8,7 @@ import {
   AGE_RANGES, AREAS, GENDERS, LANGUAGE_CHOICES, PARTS_OF_DAY, TRACKS, checkedValues, choiceBoxes, codeSelect,
   languageName, mentorSummary, reasonsLine, setChecked, timesLine,
 } from "./matchwords.js";
-import { MentorshipCard, personName, ratingForm } from "./mentorshipcard.js";
+import { MentorshipCard, blockedList, personName, ratingForm } from "./mentorshipcard.js";
 
 const SUGGESTIONS = 5;
 const BROWSE_PAGE = 10;
@@ -31,7 +31,7 @@ export class FindMentorView {
       el("h3", { i18n: "mentorship.mine" }), this.mine, this.toRate,
       el("div", { class: "row heading-row" }, el("h3", { id: "suggestions-title", i18n: "mentors.suggestions" }),
         el("button", { type: "button", class: "small", i18n: "mentors.refresh", on: { click: () => this.suggest() } })),
-      this.cards, this.intake.root, this.browser.root);
+      this.cards, this.intake.root, this.browser.root, blockedList(app));
     for (const event of MENTEE_EVENTS) {
       app.conn.on(event, (data) => {
         this.notice.textContent = data.notice || "";

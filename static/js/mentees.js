@@ -5,7 +5,7 @@ import { el, field, show } from "./dom.js";
 import { onLanguageChange, t } from "./i18n.js";
 import { errorText } from "./chat.js";
 import { AGE_RANGES, AREAS, GENDERS, TRACKS, checkedValues, choiceBoxes, codeSelect, setChecked } from "./matchwords.js";
-import { MentorshipCard } from "./mentorshipcard.js";
+import { MentorshipCard, blockedList } from "./mentorshipcard.js";
 
 export const MENTOR_ROLES = new Set(["mentor", "leader"]);
 const MENTOR_EVENTS = ["match:requested", "match:expired", "mentorship:ended"];
@@ -23,7 +23,7 @@ export class MenteesView {
       el("h2", { id: "mentees-title", i18n: "mentees.title" }), this.notice, this.error, this.stats,
       el("h3", { id: "requests-title", i18n: "mentees.requests" }), this.requests,
       el("h3", { id: "current-title", i18n: "mentees.current" }), this.current,
-      this.profile.root);
+      this.profile.root, blockedList(app));
     for (const event of MENTOR_EVENTS) {
       app.conn.on(event, (data) => {
         this.notice.textContent = data.notice || "";

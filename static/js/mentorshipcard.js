@@ -196,3 +196,24 @@ export function ratingForm(app, session, otherName, done) {
   el("div", { class: "field" }, el("label", { htmlFor: comment.id, i18n: "rate.comment" }), comment),
   el("button", { type: "submit", class: "small primary", i18n: "rate.send" }), error));
 }
+
+/** The people I blocked, each with "Unblock" (read when opened, so it is always current). */
+export function blockedList(app) {
+  const list = el("ul", { class: "blocked" });
+  const error = el("p", { class: "form-error", attrs: { role: "alert" } });
+  const load = async () => {
+    try {
+      const { users } = await app.conn.call("user:blocks");
+      show(list, ...(users.length ? users.map((user) => el("li", { class: "row" }, el("span", { text: personName(user) }),
+        el("button", {
+          type: "button", class: "small", i18n: "blocked.unblock",
+          on: { click: async () => { await app.conn.call("user:unblock", { user_id: user.id }).catch((e) => { error.textContent = errorText(e); }); load(); } },
+        }))) : [el("li", { class: "empty", i18n: "blocked.none" })]));
+    } catch (err) {
+      error.textContent = errorText(err);
+    }
+  };
+  const box = el("details", { class: "card blocked-card", on: { toggle: () => box.open && load() } },
+    el("summary", { i18n: "blocked.title" }), el("p", { class: "hint", i18n: "blocked.hint" }), list, error);
+  return box;
+}
