@@ -275,7 +275,7 @@ async def test_a_report_reaches_staff_with_the_reported_messages_and_every_readi
     assert (await ac.call("report:resolve", {"report_id": filed["report_id"], "outcome": "warned"}))["ok"]
     assert (await ac.call("report:resolve", {"report_id": filed["report_id"]}))["error"]["code"] == "report_resolved"
     assert (await mc.call("report:list", {}))["error"]["code"] == "forbidden"
-    audit = server.cli("reports", "list", "resolved")
+    audit = await asyncio.to_thread(server.cli, "reports", "list", "resolved")
     assert filed["report_id"] in audit.stdout
     await close_all(the_mentor, mentee, admin)
 
@@ -320,12 +320,12 @@ async def test_both_sides_rate_a_completed_session_and_the_mentor_sees_only_aggr
     assert [(f["rating"], f["comment"]) for f in about] == [(5, "Me ayudó mucho")]
     assert (await mentor_client.call("feedback:list", {"user_id": the_mentor.id}))["error"]["code"] == "forbidden"
 
-    export = json.loads(server.cli("users", "export", mentee.username).stdout)
+    export = json.loads((await asyncio.to_thread(server.cli, "users", "export", mentee.username)).stdout)
     print(f"\nexport sections: {sorted(export)}")
     assert export["matching"]["intake"]["support"] == ["sleep"]
     assert export["mentorship"]["mentorships"][0]["status"] == "active"
     assert export["mentorship"]["feedback_given"][0]["comment"] == "Me ayudó mucho"
-    server.cli("users", "delete", mentee.username)
+    await asyncio.to_thread(server.cli, "users", "delete", mentee.username)
     assert (await mentor_client.call("mentorship:list"))["mentorships"] == [], "erasing the mentee erases the mentorship"
     await close_all(the_mentor, mentee)
 
@@ -339,7 +339,7 @@ async def test_certification_and_credentials_are_set_by_staff_never_by_the_mento
     assert pro.id not in ids((await mc.call("matching:suggestions", {"limit": 50}))["matches"]), \
         "a professional relationship needs a credential staff verified"
 
-    done = server.cli("mentors", "certify", pro.username, "specialist")
+    done = await asyncio.to_thread(server.cli, "mentors", "certify", pro.username, "specialist")
     assert "specialist" in done.stdout
     admin = await (await register(server, role="admin")).connect()
     verified = await admin.call("staff:certify", {"user_id": pro.id, "credential_verified": True})
