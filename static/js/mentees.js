@@ -5,7 +5,7 @@ import { el, field, show } from "./dom.js";
 import { onLanguageChange, t } from "./i18n.js";
 import { errorText } from "./chat.js";
 import { AGE_RANGES, AREAS, GENDERS, TRACKS, checkedValues, choiceBoxes, codeSelect, setChecked } from "./matchwords.js";
-import { MentorshipCard, blockedList } from "./mentorshipcard.js";
+import { MentorshipCard, blockedList, personName, ratingForm } from "./mentorshipcard.js";
 
 export const MENTOR_ROLES = new Set(["mentor", "leader"]);
 const MENTOR_EVENTS = ["match:requested", "match:expired", "mentorship:ended"];
@@ -17,12 +17,13 @@ export class MenteesView {
     this.error = el("p", { class: "form-error", attrs: { role: "alert" } });
     this.requests = el("ul", { class: "mentorships", attrs: { "aria-labelledby": "requests-title" } });
     this.current = el("ul", { class: "mentorships", attrs: { "aria-labelledby": "current-title" } });
+    this.toRate = el("ul", { class: "to-rate" });
     this.stats = el("p", { class: "stats" });
     this.profile = new ProfileForm(app);
     this.root = el("section", { class: "mentees", attrs: { "aria-labelledby": "mentees-title" } },
       el("h2", { id: "mentees-title", i18n: "mentees.title" }), this.notice, this.error, this.stats,
       el("h3", { id: "requests-title", i18n: "mentees.requests" }), this.requests,
-      el("h3", { id: "current-title", i18n: "mentees.current" }), this.current,
+      el("h3", { id: "current-title", i18n: "mentees.current" }), this.current, this.toRate,
       this.profile.root, blockedList(app));
     for (const event of MENTOR_EVENTS) {
       app.conn.on(event, (data) => {
@@ -41,12 +42,18 @@ export class MenteesView {
 
   async load() {
     try {
-      const [{ mentorships }, { stats }] = await Promise.all([this.app.conn.call("mentorship:list"), this.app.conn.call("mentor:stats")]);
+      const [{ mentorships, to_rate: toRate }, { stats }] = await Promise.all([
+        this.app.conn.call("mentorship:list"), this.app.conn.call("mentor:stats")]);
       const card = (m) => new MentorshipCard(this.app, m, { changed: () => this.load() }).root;
       const waiting = mentorships.filter((m) => m.status === "requested");
       const active = mentorships.filter((m) => m.status === "active");
       show(this.requests, ...(waiting.length ? waiting.map(card) : [el("li", { class: "empty", i18n: "mentees.no_requests" })]));
       show(this.current, ...(active.length ? active.map(card) : [el("li", { class: "empty", i18n: "mentees.no_mentees" })]));
+      const menteeOf = new Map(mentorships.map((m) => [m.room_id, personName(m.mentee)]));
+      show(this.toRate, ...toRate.map((s) => ratingForm(this.app, s, menteeOf.get(s.room_id) || "", (text) => {
+        this.notice.textContent = text;
+        this.load();
+      })));
       this.stats.textContent = [
         t("stats.mentees", { count: stats.active_mentees }), t("stats.sessions", { count: stats.sessions_completed }),
         stats.average_rating === null ? t("stats.rating_hidden") : t("stats.rating", { rating: stats.average_rating, count: stats.ratings }),
