@@ -3,6 +3,8 @@
     python -m server [serve] [--host H --port P ...]   run the server
     python -m server users grant USERNAME ROLE          grant a privileged role
     python -m server users ban|export|delete USERNAME   suspend, export their data, erase them
+    python -m server mentors certify|credential USERNAME VALUE   staff-set mentor certification / credential
+    python -m server reports list [open|resolved]       reports to staff, with the reported messages
     python -m server keys rotate-master NEW_KEY         re-wrap every room key with a new master key
     python -m server keys rotate-signing                start signing tokens with a new key
     python -m server translation install FILE... | list
@@ -33,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "serve":
         return serve(settings)
     # Each command imports only what it runs, so --help and the admin commands start at once.
-    if command in ("users", "keys"):
+    if command in ("users", "keys", "mentors", "reports"):
         from . import admin
 
         return asyncio.run(admin.run(command, [a for a in rest if not a.startswith("--")], settings))

@@ -14,7 +14,13 @@ from server.app import build_services
 from server.core.config import Settings
 from server.core.errors import AppError
 from server.core.keyring import decode_key, encode_key, key_id, unwrap_key, wrap_key
-from server.storage.models import Room, SafetyPlan
+from server.matching.intake import intake_key
+from server.matching.profiles import set_credentials
+from server.mentorship.feedback import feedback_key
+from server.mentorship.reports import OPEN as OPEN_REPORTS
+from server.mentorship.reports import report_key, reports_for_staff
+from server.mentorship.requests import mentorship_key
+from server.storage.models import MenteeIntake, Mentorship, MentorshipFeedback, Room, SafetyPlan, UserReport
 from server.transport.connections import publish_disconnect_user
 
 USAGE = """usage:
@@ -22,6 +28,10 @@ USAGE = """usage:
   python -m server users ban USERNAME        suspend and disconnect everywhere
   python -m server users export USERNAME     print their data as JSON (GDPR access request)
   python -m server users delete USERNAME     forget them (GDPR erasure; crypto-shreds rooms only they held)
+  python -m server mentors certify USERNAME LEVEL      basic (20 h), advanced (40 h), specialist (60 h),
+                                                       master (100 h), professional (150 h+), or none
+  python -m server mentors credential USERNAME verified|unverified   a professional's checked credential
+  python -m server reports list [open|resolved]        reports to staff, with the reported messages
   python -m server keys rotate-master NEW_KEY_BASE64URL
   python -m server keys rotate-signing"""
 
@@ -41,6 +51,10 @@ async def run(command: str, args: list[str], settings: Settings) -> int:
             return await grant_role(services, args[1], args[2])
         if command == "users" and len(args) == 2 and args[0] in USER_ACTIONS:
             return await USER_ACTIONS[args[0]](services, args[1])
+        if command == "mentors" and len(args) == 3 and args[0] in ("certify", "credential"):
+            return await set_mentor_credentials(services, args[0], args[1], args[2])
+        if command == "reports" and args[:1] == ["list"] and len(args) <= 2:
+            return await list_reports(services, args[1] if len(args) == 2 else OPEN_REPORTS)
         if command == "keys" and len(args) == 2 and args[0] == "rotate-master":
             count = await rotate_master_key(services, decode_key(args[1]))
             print(f"re-wrapped {count} room keys; now set MV_MASTER_KEY (or master.key) to the new key")
@@ -106,6 +120,30 @@ async def delete_user(services, username: str) -> int:  # type: ignore[no-untype
 USER_ACTIONS = {"ban": ban_user, "export": export_user, "delete": delete_user}
 
 
+async def set_mentor_credentials(services, what: str, username: str, value: str) -> int:  # type: ignore[no-untyped-def]
+    """Staff-set mentor fields, never self-declared: a certification level or a verified credential."""
+    user = await services.users.find_by_username(username)
+    if what == "certify":
+        changes = {"certification": "" if value == "none" else value}
+    elif value in ("verified", "unverified"):
+        changes = {"credential_verified": value == "verified"}
+    else:
+        print(USAGE, file=sys.stderr)
+        return 2
+    async with services.db.transaction() as s:
+        row = await set_credentials(s, None, user.id, services.settings.mentor_default_capacity, detail=admin_detail(), **changes)
+    print(f"{user.username}: certification {row.certification or 'none'}, credential "
+          f"{'verified' if row.credential_verified else 'not verified'}")
+    return 0
+
+
+async def list_reports(services, status: str) -> int:  # type: ignore[no-untyped-def]
+    """Print reports (opened, with their messages) as JSON; the reading is audited."""
+    reports = await reports_for_staff(services, None, status, admin_detail())
+    print(orjson.dumps(reports, option=orjson.OPT_INDENT_2).decode())
+    return 0
+
+
 async def rotate_master_key(services, new_master: bytes) -> int:  # type: ignore[no-untyped-def]
     """Re-wrap every room's data key under the new master key in one transaction.
 
@@ -121,10 +159,19 @@ async def rotate_master_key(services, new_master: bytes) -> int:  # type: ignore
             room.wrapped_key = wrap_key(new_master, room.id, data_key)
             room.master_key_id = key_id(new_master)
             count += 1
-        # Safety plans carry a data key of their own, wrapped the same way (crisis/safety_plans.py).
-        for plan in await s.scalars(select(SafetyPlan)):
-            record = f"safety-plan:{plan.user_id}"
-            plan.wrapped_key = wrap_key(new_master, record, unwrap_key(old_master, record, plan.wrapped_key))
+        # Safety plans, intakes, request notes, feedback comments and reports carry data keys of
+        # their own, wrapped the same way.
+        owned_keys = [
+            (SafetyPlan, lambda r: f"safety-plan:{r.user_id}"),
+            (MenteeIntake, lambda r: intake_key(r.user_id)),
+            (Mentorship, lambda r: mentorship_key(r.id)),
+            (MentorshipFeedback, lambda r: feedback_key(r.session_id, r.author_id)),
+            (UserReport, lambda r: report_key(r.id)),
+        ]
+        for model, record_of in owned_keys:
+            for row in await s.scalars(select(model).where(model.wrapped_key.is_not(None))):
+                record = record_of(row)
+                row.wrapped_key = wrap_key(new_master, record, unwrap_key(old_master, record, row.wrapped_key))
     if not services.settings.master_key:
         path = services.settings.data_path / "master.key"
         tmp = path.with_suffix(".new")

@@ -22,7 +22,7 @@ from crisis import help_lines
 from crisis import monitoring as crisis_monitoring
 from crisis import responders as crisis_responders
 from crisis import safety_plans as crisis_safety_plans
-from server.accounts import http_api, profile
+from server.accounts import blocks, http_api, profile
 from server.accounts.auth import TokenService
 from server.accounts.http_api import error_middleware
 from server.accounts.users import UserService
@@ -40,6 +40,9 @@ from server.groups.rooms import GroupService
 from server.groups.state import GroupSizes
 from server.matching import events as matching_events
 from server.matching.events import build_matcher
+from server.matching.exports import own_matching_data
+from server.mentorship import events as mentorship_events
+from server.mentorship.exports import own_mentorship_data
 from server.rewards import events as rewards_events
 from server.rewards.events import build_outbox
 from server.scheduling import events as scheduling_events
@@ -68,6 +71,7 @@ FEATURES += (heap,)  # gives freed memory back to the OS after connection churn 
 FEATURES += (help_lines,)  # the web client's "get help now" (issue 9)
 FEATURES += (crisis_safety_plans,)  # the writer's own safety plan (issue 15)
 FEATURES += (rewards_events, scheduling_events, matching_events)  # sessions, matching, rewards (issue 5)
+FEATURES += (mentorship_events,)  # requests, mentorships, feedback, block and report (issue 18)
 
 
 def build_sio(settings: Settings) -> socketio.AsyncServer:
@@ -114,6 +118,8 @@ def build_services(settings: Settings) -> Services:
     services.calls = CallService(services)
     services.crisis = crisis_responders.build_console(services)
     services.personal_data["safety_plan"] = functools.partial(crisis_safety_plans.own_plan, services)
+    services.personal_data["matching"] = functools.partial(own_matching_data, services)
+    services.personal_data["mentorship"] = functools.partial(own_mentorship_data, services)
     return services
 
 
@@ -149,6 +155,7 @@ def register_message_hooks(services: Services) -> None:
     hooks.language_of = translation_delivery.message_language
     hooks.pre_send.append(crisis_monitoring.SafetyScanner())
     hooks.pre_send_checks.append(moderation.enforce_slow_mode)
+    hooks.pre_send_checks.append(blocks.refuse_blocked_direct_message)
     hooks.after_fanout.append(translation_delivery.deliver_translations)
     hooks.after_fanout.append(services.crisis.contacts)
     hooks.history.append(translation_delivery.attach_translations)

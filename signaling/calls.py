@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.accounts.blocks import Blocked, blocked_among
 from server.chat.room_access import member_ids, require_member
 from server.core.errors import AppError, Forbidden, NotFound
 from server.storage.models import Call, CallParticipant, Room
@@ -63,6 +64,12 @@ class CallService:
         if existing is not None:
             return await self.accept(user, sid, existing.id), True
         members = [uid for uid in await self._members(room_id) if uid != user.id]
+        async with self.services.db.transaction() as s:
+            blocked = await blocked_among(s, user.id, members)
+        if blocked and room.kind == "direct":
+            raise Blocked()
+        # Elsewhere (a group), people who blocked the caller (or whom the caller blocked) are not rung.
+        members = [uid for uid in members if uid not in blocked]
         try:
             async with self.services.db.transaction() as s:
                 room = await s.get(Room, room_id)

@@ -36,7 +36,7 @@ from server.services import SERVICES
 from server.transport import wirejson
 from server.transport.validation import check_value, parse
 from tests.conftest import database_url_for
-from tests.live_server import ServerProcess, close_all, register
+from tests.live_server import LiveClient, ServerProcess, close_all, register
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 EXAMPLES_PER_EVENT = 12  # × ~45 events ≈ 500 examples over one connection
@@ -60,6 +60,11 @@ def registered_events() -> list[tuple[str, str, type | None]]:
     return sorted((ns, name, spec.schema) for (ns, name), spec in app[SERVICES].dispatcher.specs.items())
 
 
+def gated_roles() -> dict[tuple[str, str], frozenset[str] | None]:
+    """The roles each event's gate lets in (None: everyone signed in)."""
+    return {key: spec.roles for key, spec in built_app()[SERVICES].dispatcher.specs.items()}
+
+
 def json_post_routes() -> list[str]:
     app = built_app()
     paths = set()
@@ -72,6 +77,10 @@ def json_post_routes() -> list[str]:
 
 
 EVENTS = registered_events()
+GATES = gated_roles()
+# Who fuzzes an event: the admin, or for events whose gate leaves admins out (a mentee's request, a
+# mentor's profile) someone of a role it lets in, so the payload reaches validation.
+FUZZING_ROLES = ("admin", "mentee", "mentor")
 
 
 class Remote:
@@ -96,14 +105,21 @@ class Remote:
         self.bystander, self.friend = await register(s), await register(s, role="mentor")
         namespaces = sorted({ns for ns, _n, _s in EVENTS})
         self.client = await self.fuzzer.connect(namespaces=namespaces)
+        self.by_role = {"admin": self.client}
+        for role in FUZZING_ROLES[1:]:
+            self.by_role[role] = await (await register(s, role=role)).connect()
         self.room_id = (await self.client.call("room:create", {"kind": "direct", "member_ids": [self.peer.id]}))["room"]["id"]
         await self.client.call("message:send", {"room_id": self.room_id, "client_id": "seed", "body": "a real message"})
         self.b = await self.bystander.connect()
         self.other_room = (await self.b.call("room:create", {"kind": "direct", "member_ids": [self.friend.id]}))["room"]["id"]
         self.chats = 0
 
+    def client_for(self, namespace: str, event: str) -> LiveClient:
+        allowed = GATES[(namespace, event)]
+        return self.by_role[next(r for r in FUZZING_ROLES if allowed is None or r in allowed)]
+
     async def call(self, namespace: str, event: str, data: Any) -> Any:
-        return await self.client.sio.call(event, data, namespace=namespace, timeout=20)
+        return await self.client_for(namespace, event).sio.call(event, data, namespace=namespace, timeout=20)
 
     async def bystander_chats(self) -> None:
         self.chats += 1
@@ -116,6 +132,8 @@ class Remote:
             return {t: conn.execute(f'select count(*) from "{t}"').fetchone()[0] for t in tables}
 
     def close(self) -> None:
+        for client in list(self.by_role.values())[1:]:
+            self.run(client.disconnect())
         self.run(close_all(self.fuzzer, self.peer, self.bystander, self.friend))
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
@@ -232,7 +250,7 @@ def test_every_invalid_payload_earns_a_structured_error_and_changes_nothing(remo
         seen[kind] += 1
 
     check()
-    assert remote.client.sio.connected, "the fuzzing connection is still up"
+    assert remote.client_for(namespace, event).sio.connected, "the fuzzing connection is still up"
     if not seen["ignored_by_a_payloadless_event"]:
         # A payloadless event that ignored the junk did its normal job (e.g. made a feed URL).
         assert remote.row_counts() == before, "nothing half-written"

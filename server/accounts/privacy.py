@@ -87,7 +87,7 @@ async def export_user(services: "Services", username: str, *, actor_id: str | No
             "profile": {
                 "id": user.id, "username": user.username, "display_name": user.display_name, "role": user.role,
                 "languages": list(user.languages or ()), "locale": user.locale, "country": user.country,
-                "timezone": user.timezone, "translate_messages": user.translate_messages,
+                "timezone": user.timezone, "translate_messages": user.translate_messages, "pseudonym": user.pseudonym,
                 "banned": user.banned, "created_at": _iso(user.created_at),
             },
             "memberships": [
@@ -150,6 +150,7 @@ async def delete_user(services: "Services", username: str, *, actor_id: str | No
         user.locale = "en"
         user.timezone = "UTC"
         user.translate_messages = False
+        user.pseudonym = None
         user.banned = True
         user.token_epoch += 1
         summary = {"rooms_shredded": len(sole_rooms), "messages_removed": tombstoned, "rows_removed": removed}

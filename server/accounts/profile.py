@@ -15,8 +15,9 @@ from zoneinfo import available_timezones
 
 import msgspec
 from aiohttp import web
+from sqlalchemy.exc import IntegrityError
 
-from server.core.errors import AppError, InvalidPayload, NotFound
+from server.core.errors import AppError, Conflict, InvalidPayload, NotFound
 from server.core.i18n import N_
 from server.services import SERVICES
 from server.storage.models import User
@@ -34,6 +35,7 @@ router = EventRouter()
 MAX_LANGUAGES = 10
 LOCALE_RE = re.compile(r"^[a-z]{2,3}(?:[_-][A-Za-z]{2,4})?$")
 COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
+PSEUDONYM_RE = re.compile(r"^[\w][\w .'-]{0,38}[\w.]$")
 
 PROFILE_MESSAGES: tuple[str, ...] = (
     N_("Languages are ISO 639 codes such as 'en' or 'es'."),
@@ -41,6 +43,8 @@ PROFILE_MESSAGES: tuple[str, ...] = (
     N_("The country is a two-letter code such as 'US'."),
     N_("The locale looks like 'en' or 'es_MX'."),
     N_("List at most {count} languages."),
+    N_("A chosen name has 2 to 40 characters: letters, digits, spaces and . _ ' -"),
+    N_("Someone else already uses that name; please choose another."),
 )
 
 
@@ -52,6 +56,8 @@ class ProfileUpdate(msgspec.Struct, forbid_unknown_fields=True):
     translate_messages: bool | None = None
     timezone: str | None = None
     country: str | None = None
+    # A name shown to others instead of the display name and username; "" removes it.
+    pseudonym: str | None = None
 
 
 def preferred_language(locale: str) -> str:
@@ -89,24 +95,33 @@ def _validated(p: ProfileUpdate) -> dict[str, Any]:
         if country and not COUNTRY_RE.match(country):
             raise InvalidPayload("The country is a two-letter code such as 'US'.", code="invalid_country")
         changes["country"] = country
+    if p.pseudonym is not None:
+        pseudonym = " ".join(p.pseudonym.split())
+        if pseudonym and not PSEUDONYM_RE.match(pseudonym):
+            raise InvalidPayload("A chosen name has 2 to 40 characters: letters, digits, spaces and . _ ' -",
+                                 code="invalid_pseudonym")
+        changes["pseudonym"] = pseudonym or None
     return changes
 
 
 async def update_profile(services: "Services", user_id: str, p: ProfileUpdate) -> AuthUser:
     """Validate and store the changes, then refresh the user's live sessions in this process."""
     changes = _validated(p)
-    async with services.db.transaction() as s:
-        row = await s.get(User, user_id)
-        if row is None:
-            raise NotFound("No such user.")
-        for name, value in changes.items():
-            setattr(row, name, value)
-        user = auth_user(row)
-    await _refresh_sessions(services, user)
+    try:
+        async with services.db.transaction() as s:
+            row = await s.get(User, user_id)
+            if row is None:
+                raise NotFound("No such user.")
+            for name, value in changes.items():
+                setattr(row, name, value)
+            user = auth_user(row)
+    except IntegrityError:
+        raise Conflict("Someone else already uses that name; please choose another.", code="pseudonym_taken") from None
+    await refresh_sessions(services, user)
     return user
 
 
-async def _refresh_sessions(services: "Services", user: AuthUser) -> None:
+async def refresh_sessions(services: "Services", user: AuthUser) -> None:
     sio = services.sio
     for namespace in list(sio.manager.get_namespaces()):
         for sid, _eio_sid in list(sio.manager.get_participants(namespace, user_room(user.id))):

@@ -53,14 +53,24 @@ class AuthUser:
     timezone: str = "UTC"
     languages: tuple[str, ...] = field(default_factory=tuple)
     translate_messages: bool = False
+    pseudonym: str | None = None
 
     def public(self) -> dict[str, Any]:
-        return {"id": self.id, "username": self.username, "display_name": self.display_name, "role": self.role}
+        """How others see this person (their pseudonym, when they chose one)."""
+        return public_identity(self.id, self.username, self.display_name, self.role, self.pseudonym)
 
     def profile(self) -> dict[str, Any]:
         data = asdict(self)
         data["languages"] = list(self.languages)
         return data
+
+
+def public_identity(user_id: str, username: str, display_name: str, role: str, pseudonym: str | None) -> dict[str, Any]:
+    """A person as everyone else is shown them. With a pseudonym, neither their display name nor
+    their username (often a real name too) leaves the server: peer support is often anonymous."""
+    if pseudonym:
+        return {"id": user_id, "username": "", "display_name": pseudonym, "role": role, "pseudonymous": True}
+    return {"id": user_id, "username": username, "display_name": display_name, "role": role}
 
 
 def auth_user(row: User) -> AuthUser:
@@ -74,6 +84,7 @@ def auth_user(row: User) -> AuthUser:
         timezone=row.timezone,
         languages=tuple(row.languages or ()),
         translate_messages=row.translate_messages,
+        pseudonym=row.pseudonym,
     )
 
 

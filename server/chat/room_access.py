@@ -13,6 +13,7 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.accounts.users import public_identity
 from server.core.errors import Forbidden, NotFound
 from server.storage.database import session_keyring
 from server.storage.models import Membership, Room, User
@@ -53,7 +54,7 @@ async def room_view(session: AsyncSession, room: Room) -> dict[str, Any]:
     """The room as its members see it, title and agenda opened."""
     text = open_room_text(session_keyring(session), room)
     rows = await session.execute(
-        select(User.id, User.username, User.display_name, User.role, Membership.role, Membership.last_read_seq)
+        select(User.id, User.username, User.display_name, User.role, User.pseudonym, Membership.role, Membership.last_read_seq)
         .join(Membership, Membership.user_id == User.id)
         .where(Membership.room_id == room.id)
         .order_by(Membership.joined_at)
@@ -67,7 +68,7 @@ async def room_view(session: AsyncSession, room: Room) -> dict[str, Any]:
         "settings": settings_view(room.settings or {}, text),
         "created_at": room.created_at.isoformat(),
         "members": [
-            {"id": uid, "username": uname, "display_name": dname, "role": urole, "room_role": mrole, "last_read_seq": lrs}
-            for uid, uname, dname, urole, mrole, lrs in rows
+            {**public_identity(uid, uname, dname, urole, pseudonym), "room_role": mrole, "last_read_seq": lrs}
+            for uid, uname, dname, urole, pseudonym, mrole, lrs in rows
         ],
     }

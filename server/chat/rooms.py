@@ -129,4 +129,7 @@ async def on_room_leave_view(ctx: EventContext, p: RoomRef) -> dict[str, Any]:
 @router.on("user:find", FindUser)
 async def on_user_find(ctx: EventContext, p: FindUser) -> dict[str, Any]:
     user = await ctx.services.users.find_by_username(p.username)
+    if user.pseudonym and user.id != ctx.user.id:
+        # Answering would tie the chosen name to the account name it stands for.
+        raise NotFound("No such user.")
     return {"user": user.public()}

@@ -89,6 +89,21 @@ class Settings:
     matching_url: str = ""
     matching_secret: str = ""
     matching_webhook_tolerance_seconds: int = 300
+    # The local ranking (server/matching/ranking.py): weights as "factor=weight,..." over language,
+    # area, availability, track, certification, responsiveness, rating, preferences, capacity (the
+    # ones not named keep their defaults); the share of the score given to low exposure (0: off);
+    # every n-th suggestion for the least-shown eligible mentor (0: never); exposure's half-life.
+    matching_weights: str = ""
+    matching_fairness_share: float = 0.3
+    matching_exploration_every: int = 5
+    matching_exposure_half_life_hours: float = 72.0
+    # The longest a process serves suggestions from its mentor index without re-reading it.
+    matching_index_ttl_seconds: float = 15.0
+    # Mentorship (server/mentorship): seats of a new mentor profile, how long a request waits for
+    # its answer, and how often each process looks for requests that expired.
+    mentor_default_capacity: int = 3
+    match_request_ttl_seconds: int = 48 * 3600
+    mentorship_tick_seconds: float = 5.0
     # Token (reward) adapter: "ledger" (local) or "http"; retries back off from base to max seconds.
     rewards_backend: str = "ledger"
     rewards_url: str = ""

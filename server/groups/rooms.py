@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 from sqlalchemy import delete, select
 
+from server.accounts.users import public_identity
 from server.chat.room_access import RoomOnly, RoomUser, require_member, room_view
 from server.chat.room_text import open_room_text
 from server.chat.rooms import GROUP_CREATOR_ROLES, ROOM_CREATE_RATE, create_room
@@ -248,7 +249,7 @@ async def on_requests(ctx: EventContext, p: RoomOnly) -> dict[str, Any]:
             .where(GroupInvitation.room_id == p.room_id).order_by(GroupInvitation.created_at)
         )
         return {"pending": [
-            {"user": {"id": u.id, "username": u.username, "display_name": u.display_name}, "kind": i.kind,
+            {"user": public_identity(u.id, u.username, u.display_name, u.role, u.pseudonym), "kind": i.kind,
              "actor_id": i.actor_id, "note": i.note, "created_at": i.created_at.isoformat()}
             for i, u in rows
         ]}

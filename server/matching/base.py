@@ -1,7 +1,8 @@
-"""The matching adapter's contract: given a user, who would be a good counterpart.
+"""The matching adapter's contract: given a mentee (their intake, hours and whom not to suggest),
+which mentors would be good for them, best first, and why.
 
-A mentee is matched with mentors and a mentor with mentees. Implementations only rank; opening
-a room for a pair is done by the webhook (external matcher) or by booking (a mentee's choice).
+Implementations only rank. A request, its answer and the conversation that follows are the
+mentorship feature's (server/mentorship); the webhook (an external matcher) may also open a room.
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ import abc
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from server.accounts.users import AuthUser
-from server.core.roles import MENTEE, MENTOR_ROLES
+from .seeker import Seeker
 
 MAX_MATCHES = 50
 
@@ -20,24 +20,22 @@ MAX_MATCHES = 50
 class Match:
     user_id: str
     score: float
+    # Why, as codes the client words in the reader's language (server/matching/ranking.py reasons).
+    reasons: list[dict[str, Any]] = field(default_factory=list)
     shared_languages: list[str] = field(default_factory=list)
-    shared_topics: list[str] = field(default_factory=list)
-    # Minutes per week during which both people are available.
+    shared_areas: list[str] = field(default_factory=list)
+    # Minutes per week during which both are available, each in their own zone.
     overlap_minutes: int = 0
 
     def to_wire(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def counterpart_roles(role: str) -> tuple[str, ...]:
-    """Mentees are matched with mentors (and leaders, who also mentor); everyone else with mentees."""
-    return MENTOR_ROLES if role == MENTEE else (MENTEE,)
-
-
 class Matcher(abc.ABC):
     @abc.abstractmethod
-    async def matches_for(self, user: AuthUser, limit: int = 10) -> list[Match]:
-        """The best counterparts for ``user``, best first, at most ``limit``."""
+    async def matches_for(self, seeker: Seeker, limit: int = 10) -> list[Match]:
+        """The best mentors for ``seeker``, best first, at most ``limit``; never one in
+        ``seeker.exclude`` and only mentors open to requests right now."""
 
     async def close(self) -> None:
         """Release connections; called at shutdown."""

@@ -1,64 +1,126 @@
-"""The local matcher (default): shared languages are required; topics and availability rank.
+"""The local matcher (default): the ranking of server/matching/ranking.py over the in-memory
+mentor index of server/matching/index.py.
 
-Score = 2 per shared topic + 1 per shared language + hours per week both are available.
-Availability overlap is measured in UTC over the current week, so a mentor in New York and a
-mentee in Madrid overlap only where their local windows truly meet.
+Per request: one look at whether the index is stale (and a rebuild if so), the ranking in numpy,
+one query that re-checks the few mentors about to be shown (seats, pause, ban), and one write that
+counts their exposure. Exposure is counted per process and written through; two processes showing
+the same mentor at the same instant may count one showing instead of two, which the fairness
+guard tolerates (it compares mentors, it does not bill them).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import asyncio
+import logging
+import time
+from datetime import datetime, timezone
 
-from sqlalchemy import select
+import numpy as np
+from sqlalchemy import bindparam, update
+from sqlalchemy.exc import SQLAlchemyError
 
-from server.accounts.users import AuthUser
-from server.scheduling.availability import availability_of, weekly_utc_intervals
 from server.storage import Database
-from server.storage.models import MatchingProfile, User
+from server.storage.models import MentorProfile
 
-from .base import MAX_MATCHES, Match, Matcher, counterpart_roles
+from .base import MAX_MATCHES, Match, Matcher
+from .index import AREA_COLUMN, MentorIndex, change_stamp, load_index, week_start, weekly_hours
+from .ranking import Fairness, Query, Weights, rank, reasons
+from .seeker import Seeker, open_to_requests
 
-CANDIDATE_POOL = 500
+log = logging.getLogger("server.matching")
+# Ranked beyond the limit, so mentors that turn out full or paused can be skipped.
+SPARE = 5
 
 
-def overlap_minutes(a: list[tuple[datetime, datetime]], b: list[tuple[datetime, datetime]]) -> int:
-    total = timedelta()
-    for a_start, a_end in a:
-        for b_start, b_end in b:
-            start, end = max(a_start, b_start), min(a_end, b_end)
-            if end > start:
-                total += end - start
-    return int(total.total_seconds() // 60)
+def query_for(seeker: Seeker, index: MentorIndex) -> Query:
+    windows = seeker.times_as_windows()
+    intake = seeker.intake
+    return Query(
+        languages=seeker.languages,
+        areas=frozenset(intake.support),
+        hours=weekly_hours(windows, seeker.zone, index.monday) if windows else None,
+        relationship=intake.relationship,
+        format=intake.format,
+        gender=intake.preferences.gender,
+        age_range=intake.preferences.age_range,
+        shared_experience=intake.preferences.shared_experience,
+        exclude=seeker.exclude,
+        only_area=seeker.filters.area,
+        only_language=seeker.filters.language,
+        only_track=seeker.filters.track,
+    )
 
 
 class LocalMatcher(Matcher):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, weights: Weights, fairness: Fairness, index_ttl_seconds: float) -> None:
         self.db = db
+        self.weights = weights
+        self.fairness = fairness
+        self.index_ttl_seconds = index_ttl_seconds
+        self._index: MentorIndex | None = None
+        self._building = asyncio.Lock()
 
-    async def matches_for(self, user: AuthUser, limit: int = 10) -> list[Match]:
+    async def index(self) -> MentorIndex:
+        """The mentor index, rebuilt when a profile changed, the week turned or it grew old."""
+        now = datetime.now(timezone.utc)
+        async with self.db.read() as s:
+            stamp = await change_stamp(s)
+        if self._fresh(stamp, now):
+            return self._index  # type: ignore[return-value]
+        async with self._building:
+            if not self._fresh(stamp, now):
+                async with self.db.read() as s:
+                    index = await load_index(s, now)
+                index.stamp, index.built_at = stamp, time.monotonic()
+                self._index = index
+        return self._index  # type: ignore[return-value]
+
+    def _fresh(self, stamp: object, now: datetime) -> bool:
+        index = self._index
+        return (index is not None and index.stamp == stamp and index.monday == week_start(now)
+                and time.monotonic() - index.built_at < self.index_ttl_seconds)
+
+    async def matches_for(self, seeker: Seeker, limit: int = 10) -> list[Match]:
         limit = max(1, min(limit, MAX_MATCHES))
-        today = datetime.now(timezone.utc).date()
-        monday = today - timedelta(days=today.weekday())
-        languages = set(user.languages)
-        async with self.db.transaction() as s:
-            my_topics = set(await s.scalar(select(MatchingProfile.topics).where(MatchingProfile.user_id == user.id)) or [])
-            my_zone, my_windows = await availability_of(s, user.id)
-            mine = weekly_utc_intervals(my_windows, my_zone, monday)
-            rows = (await s.execute(
-                select(User.id, User.languages, MatchingProfile.topics)
-                .outerjoin(MatchingProfile, MatchingProfile.user_id == User.id)
-                .where(User.role.in_(counterpart_roles(user.role)), User.banned.is_(False), User.id != user.id)
-                .order_by(User.created_at).limit(CANDIDATE_POOL)
-            )).all()
-            matches = []
-            for uid, their_languages, their_topics in rows:
-                shared_languages = sorted(languages & set(their_languages or []))
-                if not shared_languages:
-                    continue
-                shared_topics = sorted(my_topics & set(their_topics or []))
-                zone, windows = await availability_of(s, uid)
-                overlap = overlap_minutes(mine, weekly_utc_intervals(windows, zone, monday))
-                score = 2 * len(shared_topics) + len(shared_languages) + overlap / 60
-                matches.append(Match(uid, round(score, 2), shared_languages, shared_topics, overlap))
-        matches.sort(key=lambda m: (-m.score, m.user_id))
-        return matches[:limit]
+        index = await self.index()
+        query = query_for(seeker, index)
+        now = time.time()
+        ranked = rank(index, query, self.weights, self.fairness, now, limit + SPARE)
+        async with self.db.read() as s:
+            still_open = await open_to_requests(s, [index.ids[r.position] for r in ranked])
+        shown = [r for r in ranked if index.ids[r.position] in still_open][:limit]
+        for r in ranked:
+            if index.ids[r.position] not in still_open:
+                # Seen full or paused in the database: the index learns it until its next rebuild.
+                index.seats[r.position] = index.capacity[r.position]
+        exposure_before = index.exposure_now(now, self.fairness.half_life_hours)
+        await self._count_exposure(index.record_exposure([r.position for r in shown], now, self.fairness.half_life_hours), now)
+        areas = sorted(query.areas, key=lambda a: AREA_COLUMN.get(a, 99))
+        return [
+            Match(
+                user_id=index.ids[r.position],
+                score=round(r.score, 4),
+                reasons=reasons(index, r.position, query, seeker.zone, float(exposure_before[r.position])),
+                shared_languages=[c for c in query.languages if c in index.language_column
+                                  and index.speaks[r.position, index.language_column[c]]],
+                shared_areas=[a for a in areas if index.areas[r.position, AREA_COLUMN[a]] > 0],
+                overlap_minutes=r.overlap_minutes,
+            )
+            for r in shown
+        ]
+
+    async def _count_exposure(self, changed: list[tuple[str, float]], now: float) -> None:
+        """Write the showings through. Rows are updated in id order, so two requests showing the
+        same mentors lock them in the same order; a failed write costs a count, not the answer."""
+        if not changed:
+            return
+        at = datetime.fromtimestamp(now, timezone.utc)
+        table = MentorProfile.__table__
+        try:
+            async with self.db.transaction() as s:
+                await s.execute(
+                    update(table).where(table.c.user_id == bindparam("mentor")).values(exposure=bindparam("shown"), exposure_at=at),
+                    [{"mentor": uid, "shown": float(np.round(value, 6))} for uid, value in sorted(changed)],
+                )
+        except SQLAlchemyError:
+            log.warning("matching.exposure_not_saved", extra={"fields": {"mentors": len(changed)}})

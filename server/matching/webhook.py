@@ -14,6 +14,7 @@ import msgspec
 from aiohttp import web
 from sqlalchemy import select
 
+from server.accounts.blocks import refuse_if_blocked
 from server.core.audit import record_audit
 from server.core.errors import InvalidPayload, NotFound, PayloadTooLarge, Unavailable
 from server.core.roles import MENTEE, MENTOR_ROLES
@@ -47,6 +48,7 @@ async def open_room_for_match(services: "Services", match: NewMatch) -> tuple[st
             raise NotFound("One of those people does not exist.")
         if mentor.role not in MENTOR_ROLES or mentee.role != MENTEE:
             raise InvalidPayload("A match pairs a mentor (or leader) with a mentee.", code="invalid_match")
+        await refuse_if_blocked(s, mentor.id, mentee.id)
     before = await find_direct_room(services, match.mentor_id, match.mentee_id)
     room_id = before or await direct_room_between(services, match.mentor_id, match.mentee_id)
     async with services.db.transaction() as s:

@@ -18,6 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.accounts.blocks import refuse_if_blocked
 from server.accounts.users import AuthUser
 from server.chat.room_access import require_member
 from server.chat.rooms import create_room
@@ -138,6 +139,7 @@ async def book_one_to_one(services: "Services", mentee: AuthUser, host_id: str, 
         raise InvalidPayload("You cannot book a session with yourself.")
     async with services.db.transaction() as s:
         await _bookable_host(s, host_id)
+        await refuse_if_blocked(s, mentee.id, host_id)
         await _require_slot(services, s, host_id, starts_at)
     room_id = await direct_room_between(services, host_id, mentee.id)
     ends_at = starts_at + timedelta(minutes=services.settings.slot_minutes)

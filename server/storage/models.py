@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -49,6 +50,9 @@ class User(Base):
     country: Mapped[str] = mapped_column(String(2), default="")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     translate_messages: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A chosen name shown to others instead of display_name and username (migration 0010; see
+    # server/accounts/users.py public_identity). NULL: shown by their names.
+    pseudonym: Mapped[str | None] = mapped_column(String(40), nullable=True, unique=True, index=True)
     # Bumped by "log out everywhere" and by a ban: every token carrying an older epoch dies.
     token_epoch: Mapped[int] = mapped_column(Integer, default=0)
     banned: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -307,14 +311,6 @@ class CalendarFeed(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class MatchingProfile(Base):
-    __tablename__ = "matching_profiles"
-
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    topics: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
 class RewardOutbox(Base):
     """Reward events written in the same transaction as what earned them, delivered later."""
 
@@ -415,3 +411,138 @@ class SafetyPlan(Base):
     nonce: Mapped[bytes] = mapped_column(LargeBinary)
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- Mentorship (server/mentorship, server/matching; migration 0010_matching) -------------------
+
+
+class MentorProfile(Base):
+    """What a mentee sees of a mentor, what the ranking reads, and the signals it learns from.
+
+    ``certification`` and ``credential_verified`` are set by staff only (``python -m server
+    mentors ...`` or ``staff:certify``). ``exposure`` counts how often the mentor was suggested,
+    decaying with ``matching_exposure_half_life_hours`` from ``exposure_at`` (the fairness guard)."""
+
+    __tablename__ = "mentor_profiles"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    track: Mapped[str] = mapped_column(String(16), default="peer")
+    areas: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    lived_experience: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    bio: Mapped[str] = mapped_column(Text, default="")
+    gender: Mapped[str] = mapped_column(String(16), default="")
+    age_range: Mapped[str] = mapped_column(String(8), default="")
+    capacity: Mapped[int] = mapped_column(Integer, default=3)
+    accepting: Mapped[bool] = mapped_column(Boolean, default=True)
+    certification: Mapped[str] = mapped_column(String(16), default="")
+    credential_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    exposure: Mapped[float] = mapped_column(Float, default=0.0)
+    exposure_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Hours to answer a request, as a moving average over the answers (an expiry counts as the TTL).
+    response_hours: Mapped[float | None] = mapped_column(Float, nullable=True)
+    responses: Mapped[int] = mapped_column(Integer, default=0)
+    rating_sum: Mapped[int] = mapped_column(Integer, default=0)
+    rating_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Moved by every change the ranking must see at once (the matching index compares the newest).
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class MenteeIntake(Base):
+    """What a mentee looks for, sealed as one JSON value with a data key of their own (record id
+    ``intake:<user id>``): the support they look for says what they live with."""
+
+    __tablename__ = "mentee_intakes"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Mentorship(Base):
+    """A mentee's request to a mentor and, once accepted, their mentorship.
+
+    requested → active → ended, or requested → declined | expired | withdrawn. While a row is
+    requested or active it holds one of the mentor's seats (``mentor_profiles.capacity``), counted
+    under a lock on the mentor's profile row; ``open_pair`` and ``pending_mentee`` are unique, so a
+    pair has one open mentorship and a mentee waits on one request at a time, across processes."""
+
+    __tablename__ = "mentorships"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    mentor_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    mentee_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(12), default="requested")
+    open_pair: Mapped[str | None] = mapped_column(String(65), nullable=True, unique=True)
+    pending_mentee: Mapped[str | None] = mapped_column(String(32), nullable=True, unique=True)
+    # The mentee's note to the mentor, sealed with the row's own data key (record ``mentorship:<id>``).
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    note_nonce: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    note_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    room_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    responded_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    ended_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Why it closed, for staff and the ranking; never shown to the other side.
+    end_reason: Mapped[str] = mapped_column(String(16), default="")
+
+    __table_args__ = (
+        Index("ix_mentorships_mentor_status", "mentor_id", "status"),
+        Index("ix_mentorships_mentee_status", "mentee_id", "status"),
+        Index("ix_mentorships_due", "status", "expires_at"),
+    )
+
+
+class MentorshipFeedback(Base):
+    """One person's rating of a completed 1:1 session, and a comment sealed for staff only."""
+
+    __tablename__ = "mentorship_feedback"
+
+    session_id: Mapped[str] = mapped_column(ForeignKey("scheduled_sessions.id", ondelete="CASCADE"), primary_key=True)
+    author_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    subject_id: Mapped[str] = mapped_column(String(32), index=True)
+    rating: Mapped[int] = mapped_column(Integer)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    nonce: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UserBlock(Base):
+    """``blocker_id`` blocked ``blocked_id``: in either direction, no direct messages, calls,
+    bookings or match requests between them (server/accounts/blocks.py)."""
+
+    __tablename__ = "user_blocks"
+
+    blocker_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    blocked_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_user_blocks_blocked", "blocked_id"),)
+
+
+class UserReport(Base):
+    """A report to staff about a person, with copies of the reported messages, sealed with the
+    report's own data key (record ``report:<id>``). Kept when either person is erased: it is the
+    safety record staff act on."""
+
+    __tablename__ = "user_reports"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    reporter_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    reported_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    room_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reason: Mapped[str] = mapped_column(String(24))
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    __table_args__ = (Index("ix_user_reports_status", "status", "created_at"),)

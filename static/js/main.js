@@ -5,9 +5,11 @@ import { CallManager } from "./call.js";
 import { ChatView } from "./chat.js";
 import { Connection } from "./connection.js";
 import { el, show } from "./dom.js";
+import { FindMentorView } from "./findmentor.js";
 import { GROUP_CREATOR_ROLES, GroupCreator, GroupInvitations } from "./groupcreate.js";
 import { installHelp, setHelpProfile, showCrisisResources, showResponderJoined } from "./help.js";
 import { LANGUAGES, applyTranslations, currentLanguage, onLanguageChange, preferredLanguage, setLanguage, t } from "./i18n.js";
+import { MENTOR_ROLES, MenteesView } from "./mentees.js";
 import { Outbox } from "./outbox.js";
 import { SettingsView, followInterfaceLanguage } from "./profile.js";
 import { RoomList } from "./roomlist.js";
@@ -94,6 +96,10 @@ function workspace({ token, user }) {
     window.mv = app; // for the browser console and the end-to-end tests' diagnostics
     setHelpProfile(user, conn);
     conn.on("crisis:resources", showCrisisResources);
+    // A mentorship's news (a request, an answer, an end) is read out wherever the person is.
+    for (const event of ["match:requested", "match:accepted", "match:declined", "match:expired", "mentorship:ended"]) {
+      conn.on(event, ({ notice }) => notice && announce(notice));
+    }
     store.addEventListener("responder_joined", ({ detail }) => {
       if (detail.responder.id !== user.id) showResponderJoined({ room_id: detail.roomId, responder: detail.responder }, app.openConversation);
     });
@@ -165,6 +171,9 @@ function workspace({ token, user }) {
     const sections = [
       { id: "chats", label: "nav.chats", build: () => layout },
       { id: "schedule", label: "nav.schedule", build: () => (app.schedule = new ScheduleView(app)).root },
+      // Finding a mentor (mentees) and answering requests (mentors) (issue 18).
+      user.role === "mentee" && { id: "find-mentor", label: "nav.find_mentor", build: () => (app.findMentor = new FindMentorView(app)).root, onShow: () => app.findMentor?.refresh() },
+      MENTOR_ROLES.has(user.role) && { id: "mentees", label: "nav.my_mentees", build: () => (app.mentees = new MenteesView(app)).root, onShow: () => app.mentees?.refresh() },
       // Coming back to the console re-reads the queue: first contact and claims made meanwhile show.
       CONSOLE_ROLES.has(user.role) && { id: "crisis", label: "nav.crisis", build: () => (app.console = new ResponderConsole(app)).root, onShow: () => app.console?.refresh() },
       { id: "settings", label: "nav.settings", build: () => (app.settings = new SettingsView(app)).root },
