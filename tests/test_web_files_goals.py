@@ -73,7 +73,8 @@ async def choose_file(user: WebUser, path) -> None:  # type: ignore[no-untyped-d
 
 
 async def test_a_mentee_and_mentor_share_a_photo_and_follow_a_goal_and_the_mentees_data_goes_with_them(browser, server, tmp_path):
-    mentee, mentor, outsider = await register(server, display_name="Ana"), await register(server, role="mentor", display_name="Mo"), await register(server)
+    mentee, mentor = await register(server, display_name="Ana"), await register(server, role="mentor", display_name="Mo")
+    outsider = await register(server)
     setup = await mentee.connect()
     room_id = (await setup.call("room:create", {"kind": "direct", "member_ids": [mentor.id]}))["room"]["id"]
     await close_all(mentee)
@@ -136,7 +137,8 @@ async def test_a_mentee_and_mentor_share_a_photo_and_follow_a_goal_and_the_mente
         await expect(panel.get_by_text("Agreed — in progress.")).to_be_visible()
 
         # Four check-ins earlier in the week, then today's from the mentee in the page.
-        goal_id = (await mo.page.evaluate("() => document.querySelector('article.goal').getAttribute('aria-labelledby')")).removeprefix("goal-")
+        heading_id = await mo.page.locator("article.goal").get_attribute("aria-labelledby")
+        goal_id = heading_id.removeprefix("goal-")
         await seed_past_check_ins(server, mentee.id, room_id, goal_id, [(6, 3, "Hard to start"), (4, 4, "Twice this week"),
                                                                         (3, 6, "Found a route I like"), (1, 5, "Rainy")])
         await ana.page.get_by_role("button", name="Goals", exact=True).click()

@@ -39,7 +39,7 @@ from server.core.errors import AppError, NotFound
 from server.storage.models import Membership, Message, Room, RoomFile, new_id
 
 from . import media_types
-from .blobs import BlobDirectory
+from .blobs import BlobDirectory, SealedWriter
 from .errors import (
     EMPTY,
     NO_SUCH_FILE,
@@ -169,7 +169,7 @@ class FileService:
         log.info("file.shared", extra={"fields": {"room_id": room.id, "file_id": file_id, "type": media_type, "bytes": row.size}})
         return {"file": description, "message": message}
 
-    async def _receive(self, body: AsyncIterator[bytes], writer: Any, limit: int) -> tuple[str, bytearray | None]:
+    async def _receive(self, body: AsyncIterator[bytes], writer: SealedWriter, limit: int) -> tuple[str, bytearray | None]:
         """Read the body into ``writer`` (documents) or memory (images); returns the type read."""
         head = bytearray()
         media_type = ""

@@ -120,7 +120,8 @@ class BlobDirectory:
                 last = index == count - 1
                 plain_bytes = size - index * CHUNK_BYTES if last else CHUNK_BYTES
                 sealed = await asyncio.to_thread(fh.read, NONCE_BYTES + plain_bytes + TAG_BYTES)
-                yield keyring.open_bytes(room_id, wrapped_key, chunk_record(file_id, index, last), sealed[:NONCE_BYTES], sealed[NONCE_BYTES:])
+                record = chunk_record(file_id, index, last)
+                yield keyring.open_bytes(room_id, wrapped_key, record, sealed[:NONCE_BYTES], sealed[NONCE_BYTES:])
 
     def remove(self, file_id: str) -> bool:
         try:

@@ -11,9 +11,11 @@ in our origin.
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import quote, unquote
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from server.services import SERVICES
 from server.transport.httpio import current_user, json_response
@@ -23,6 +25,7 @@ from . import media_types
 from .blobs import CHUNK_BYTES
 from .errors import SEND_BYTES
 
+log = logging.getLogger("server.files")
 routes = web.RouteTableDef()
 
 FILE_NAME_HEADER = "X-File-Name"
@@ -41,8 +44,14 @@ async def upload(request: web.Request) -> web.Response:
         raise UnsupportedMediaType(SEND_BYTES)
     services = request.app[SERVICES]
     name = unquote(request.headers.get(FILE_NAME_HEADER, ""), errors="replace")
-    shared = await services.files.upload(user, request.match_info["room_id"], name, request.content_length,
-                                         request.content.iter_chunked(CHUNK_BYTES))
+    try:
+        shared = await services.files.upload(user, request.match_info["room_id"], name, request.content_length,
+                                             request.content.iter_chunked(CHUNK_BYTES))
+    except (ConnectionResetError, HttpProcessingError):
+        # The uploader went away or sent a cut-off body (a cancelled upload, a closed tab): nothing was
+        # kept, and nobody is left to read an answer; not a fault of ours worth an error line.
+        log.info("file.upload_interrupted", extra={"fields": {"room_id": request.match_info["room_id"]}})
+        raise web.HTTPBadRequest(reason="upload interrupted") from None
     return json_response({"ok": True, **shared}, 201)
 
 
@@ -60,8 +69,11 @@ async def download(request: web.Request) -> web.StreamResponse:
     })
     response.content_length = found.size
     await response.prepare(request)
-    async for piece in files.content(found):
-        await response.write(piece)
+    try:
+        async for piece in files.content(found):
+            await response.write(piece)
+    except ConnectionResetError:
+        return response  # the reader went away (a cancelled download, a closed tab)
     await response.write_eof()
     return response
 

@@ -14,12 +14,12 @@ from urllib.parse import urlsplit
 import msgspec
 from sqlalchemy import func, select
 
-from server.chat.room_access import RoomOnly
+from server.chat.room_access import RoomOnly, require_member
 from server.core.audit import record_audit
 from server.core.errors import Conflict, Forbidden, InvalidPayload, NotFound
 from server.core.i18n import N_
 from server.core.roles import ADMIN, MENTOR_ROLES, ROOM_MODERATORS, STAFF_ROLES
-from server.storage.models import Membership, Room, RoomResource, new_id
+from server.storage.models import Room, RoomResource, new_id
 from server.transport.addressing import socket_room
 from server.transport.events import EventContext, EventRouter
 
@@ -64,14 +64,6 @@ def checked_link(url: str) -> str:
     return url
 
 
-async def _membership(s: Any, room_id: str, user_id: str) -> tuple[Room, Membership]:
-    membership = await s.get(Membership, (room_id, user_id)) if len(room_id) <= 64 else None
-    room = await s.get(Room, room_id) if membership is not None else None
-    if membership is None or room is None or room.wrapped_key is None:
-        raise Forbidden("That room does not exist or you are not a member.")
-    return room, membership
-
-
 async def _view(services: "Services", s: Any, room: Room, row: RoomResource) -> dict[str, Any] | None:
     sealed = services.keyring.open_json(room.id, room.wrapped_key, RESOURCE_RECORD.format(id=row.id), row.nonce, row.ciphertext)
     file = await services.files.describe(s, room.id, row.file_id) if row.file_id else None
@@ -83,7 +75,7 @@ async def _view(services: "Services", s: Any, room: Room, row: RoomResource) -> 
 
 async def library(services: "Services", room_id: str, user_id: str) -> list[dict[str, Any]]:
     async with services.db.read() as s:
-        room, _m = await _membership(s, room_id, user_id)
+        room, _m = await require_member(s, room_id, user_id)
         rows = await s.scalars(select(RoomResource).where(RoomResource.room_id == room.id).order_by(RoomResource.created_at))
         return [view for row in rows if (view := await _view(services, s, room, row)) is not None]
 
@@ -96,7 +88,7 @@ async def pin(services: "Services", user_id: str, p: PinResource) -> dict[str, A
         raise InvalidPayload(LINK_OR_FILE, code="link_or_file")
     url = checked_link(p.url) if p.url.strip() else None
     async with services.db.transaction() as s:
-        room, _m = await _membership(s, p.room_id, user_id)
+        room, _m = await require_member(s, p.room_id, user_id)
         if p.file_id and await services.files.describe(s, room.id, p.file_id) is None:
             raise NotFound(NO_SUCH_FILE_HERE)
         count = await s.scalar(select(func.count()).select_from(RoomResource).where(RoomResource.room_id == room.id))
@@ -105,7 +97,8 @@ async def pin(services: "Services", user_id: str, p: PinResource) -> dict[str, A
         resource_id = new_id()
         nonce, ciphertext = services.keyring.seal_json(room.id, room.wrapped_key, RESOURCE_RECORD.format(id=resource_id),
                                                       {"title": title, "url": url})
-        row = RoomResource(id=resource_id, room_id=room.id, pinned_by=user_id, file_id=p.file_id or None, nonce=nonce, ciphertext=ciphertext)
+        row = RoomResource(id=resource_id, room_id=room.id, pinned_by=user_id, file_id=p.file_id or None,
+                           nonce=nonce, ciphertext=ciphertext)
         s.add(row)
         await s.flush()
         view = await _view(services, s, room, row)
@@ -115,7 +108,7 @@ async def pin(services: "Services", user_id: str, p: PinResource) -> dict[str, A
 
 async def unpin(services: "Services", user_id: str, user_role: str, p: UnpinResource) -> None:
     async with services.db.transaction() as s:
-        room, membership = await _membership(s, p.room_id, user_id)
+        room, membership = await require_member(s, p.room_id, user_id)
         row = await s.get(RoomResource, p.resource_id) if len(p.resource_id) <= 64 else None
         if row is None or row.room_id != room.id:
             raise NotFound(NO_SUCH_RESOURCE)

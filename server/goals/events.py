@@ -15,7 +15,7 @@ router = EventRouter()
 
 @router.on("goal:list", RoomOnly)
 async def on_list(ctx: EventContext, p: RoomOnly) -> dict[str, Any]:
-    return await ctx.services.goals.list(ctx.user.id, p.room_id)
+    return await ctx.services.goals.of_room(ctx.user.id, p.room_id)
 
 
 @router.on("goal:create", GoalTerms, ordered=True)

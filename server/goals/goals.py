@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.core.audit import record_audit
 from server.core.errors import Conflict, Forbidden, InvalidPayload, NotFound
 from server.core.i18n import N_
+from server.core.roles import MEMBER
 from server.storage.models import Goal, GoalCheckIn, Membership, Room, User, new_id
 from server.transport.addressing import user_room
 
@@ -143,12 +144,15 @@ class Goals:
 
     # ---- reading ----
 
-    def _open_terms(self, mentorship_room: Any, goal: Goal) -> dict[str, Any]:
-        return self.services.keyring.open_json(goal.room_id, mentorship_room.wrapped_key, GOAL_RECORD.format(id=goal.id),
-                                               goal.nonce, goal.ciphertext)
+    def _seal_terms(self, room: Room, goal_id: str, terms: dict[str, Any]) -> tuple[bytes, bytes]:
+        return self.services.keyring.seal_json(room.id, room.wrapped_key, GOAL_RECORD.format(id=goal_id), terms)
 
-    async def _view(self, s: AsyncSession, m: Mentorship, goal: Goal, *, with_check_ins: bool = True) -> dict[str, Any]:
-        terms = self._open_terms(m.room, goal)
+    def _open_terms(self, room: Room, goal: Goal) -> dict[str, Any]:
+        return self.services.keyring.open_json(room.id, room.wrapped_key, GOAL_RECORD.format(id=goal.id), goal.nonce, goal.ciphertext)
+
+    async def _view(self, s: AsyncSession, room: Room, goal: Goal, *, with_check_ins: bool = True) -> dict[str, Any]:
+        """The goal as the two see it, opened with its room's key."""
+        terms = self._open_terms(room, goal)
         view: dict[str, Any] = {
             "id": goal.id, "room_id": goal.room_id, "mentee_id": goal.mentee_id, "status": goal.status,
             "proposed_by": goal.proposed_by, **terms,
@@ -158,22 +162,22 @@ class Goals:
         }
         if with_check_ins:
             rows = await s.scalars(select(GoalCheckIn).where(GoalCheckIn.goal_id == goal.id).order_by(GoalCheckIn.day))
-            view["check_ins"] = [self._check_in_view(m, row) for row in rows]
+            view["check_ins"] = [self._check_in_view(room, row) for row in rows]
             zone = await s.scalar(select(User.timezone).where(User.id == goal.mentee_id))
             today = local_today(zone or "UTC").isoformat()
             view["checked_in_today"] = any(c["day"] == today for c in view["check_ins"])
         return view
 
-    def _check_in_view(self, m: Mentorship, row: GoalCheckIn) -> dict[str, Any]:
-        sealed = self.services.keyring.open_json(m.room.id, m.room.wrapped_key, CHECK_IN_RECORD.format(id=row.id), row.nonce, row.ciphertext)
+    def _check_in_view(self, room: Room, row: GoalCheckIn) -> dict[str, Any]:
+        sealed = self.services.keyring.open_json(room.id, room.wrapped_key, CHECK_IN_RECORD.format(id=row.id), row.nonce, row.ciphertext)
         return {"id": row.id, "day": row.day.isoformat(), "rating": sealed["rating"], "note": sealed["note"],
                 "created_at": row.created_at.isoformat()}
 
     async def _all(self, s: AsyncSession, m: Mentorship) -> list[dict[str, Any]]:
         goals = await s.scalars(select(Goal).where(Goal.room_id == m.room.id).order_by(Goal.created_at))
-        return [await self._view(s, m, goal) for goal in goals]
+        return [await self._view(s, m.room, goal) for goal in goals]
 
-    async def list(self, user_id: str, room_id: str) -> dict[str, Any]:
+    async def of_room(self, user_id: str, room_id: str) -> dict[str, Any]:
         async with self.services.db.read() as s:
             m = await require_party(s, room_id, user_id)
             return {"mentee_id": m.mentee_id, "mentor_id": m.mentor_id, "goals": await self._all(s, m)}
@@ -215,12 +219,12 @@ class Goals:
                 raise Conflict(TOO_MANY_OPEN, code="too_many_goals", params={"count": MAX_OPEN_GOALS})
             goal_id = new_id()
             now = datetime.now(timezone.utc)
-            nonce, ciphertext = self.services.keyring.seal_json(m.room.id, m.room.wrapped_key, GOAL_RECORD.format(id=goal_id), terms)
+            nonce, ciphertext = self._seal_terms(m.room, goal_id, terms)
             goal = Goal(id=goal_id, room_id=m.room.id, mentee_id=m.mentee_id, status=PROPOSED, proposed_by=user_id,
                         nonce=nonce, ciphertext=ciphertext, created_at=now, updated_at=now)
             s.add(goal)
             await s.flush()
-            view = await self._view(s, m, goal)
+            view = await self._view(s, m.room, goal)
         return await self._changed(m, view)
 
     async def update(self, user_id: str, p: UpdateGoal) -> dict[str, Any]:
@@ -235,10 +239,10 @@ class Goals:
             earliest = date.min if p.target_date == old["target_date"] else await self._today_of(s, user_id)
             terms = _terms(p.title, p.why, p.target_date, p.steps, earliest)
             if terms != old:
-                goal.nonce, goal.ciphertext = self.services.keyring.seal_json(m.room.id, m.room.wrapped_key, GOAL_RECORD.format(id=goal.id), terms)
+                goal.nonce, goal.ciphertext = self._seal_terms(m.room, goal.id, terms)
                 goal.status, goal.proposed_by, goal.agreed_at = PROPOSED, user_id, None
                 goal.updated_at = datetime.now(timezone.utc)
-            view = await self._view(s, m, goal)
+            view = await self._view(s, m.room, goal)
         return await self._changed(m, view)
 
     async def agree(self, user_id: str, p: GoalRef) -> dict[str, Any]:
@@ -252,7 +256,7 @@ class Goals:
             goal.status = ACTIVE
             goal.agreed_at = goal.updated_at = datetime.now(timezone.utc)
             await reward_milestone(s, goal, AGREED, m.mentee_id)
-            view = await self._view(s, m, goal)
+            view = await self._view(s, m.room, goal)
         return await self._changed(m, view)
 
     async def set_step(self, user_id: str, p: SetStep) -> dict[str, Any]:
@@ -265,11 +269,11 @@ class Goals:
             if not 0 <= p.index < len(terms["steps"]):
                 raise NotFound(NO_SUCH_STEP)
             terms["steps"][p.index]["done"] = p.done
-            goal.nonce, goal.ciphertext = self.services.keyring.seal_json(m.room.id, m.room.wrapped_key, GOAL_RECORD.format(id=goal.id), terms)
+            goal.nonce, goal.ciphertext = self._seal_terms(m.room, goal.id, terms)
             goal.updated_at = datetime.now(timezone.utc)
             if all(step["done"] for step in terms["steps"]):
                 await reward_milestone(s, goal, ALL_STEPS_DONE, m.mentee_id)
-            view = await self._view(s, m, goal)
+            view = await self._view(s, m.room, goal)
         return await self._changed(m, view)
 
     async def check_in(self, user_id: str, p: CheckIn, *, day: date | None = None) -> dict[str, Any]:
@@ -290,7 +294,7 @@ class Goals:
                                   ciphertext=ciphertext, created_at=datetime.now(timezone.utc)))
                 await s.flush()
                 await reward_milestone(s, goal, FIRST_CHECK_IN, m.mentee_id)
-                view = await self._view(s, m, goal)
+                view = await self._view(s, m.room, goal)
         except IntegrityError:
             raise Conflict(ALREADY_CHECKED_IN, code="already_checked_in") from None
         return await self._changed(m, view)
@@ -308,7 +312,7 @@ class Goals:
             if p.outcome == DONE:
                 await reward_milestone(s, goal, ACHIEVED, m.mentee_id)
                 await reward_milestone(s, goal, ACHIEVED, m.mentor_id)
-            view = await self._view(s, m, goal)
+            view = await self._view(s, m.room, goal)
         return await self._changed(m, view)
 
     # ---- the person's data ----
@@ -317,19 +321,12 @@ class Goals:
         """Their export: a mentee's goals with every check-in; a mentor's goals of their
         mentorships (terms and status: the check-ins are the mentee's)."""
         async with self.services.db.read() as s:
-            room_ids = list(await s.scalars(select(Membership.room_id).where(Membership.user_id == user_id)))
+            room_ids = list(await s.scalars(select(Membership.room_id).where(Membership.user_id == user_id, Membership.role == MEMBER)))
             goals = list(await s.scalars(
                 select(Goal).where((Goal.mentee_id == user_id) | Goal.room_id.in_(room_ids)).order_by(Goal.created_at)))
             exported = []
             for goal in goals:
-                m = await _mentorship_of_goal(s, goal)
-                if m is None or m.room.wrapped_key is None:
-                    continue
-                exported.append(await self._view(s, m, goal, with_check_ins=goal.mentee_id == user_id))
+                room = await s.get(Room, goal.room_id)
+                if room is not None and room.wrapped_key is not None:
+                    exported.append(await self._view(s, room, goal, with_check_ins=goal.mentee_id == user_id))
             return exported
-
-
-async def _mentorship_of_goal(s: AsyncSession, goal: Goal) -> Mentorship | None:
-    """The goal's room as a mentorship for export, even after the mentor left or was deleted."""
-    room = await s.get(Room, goal.room_id)
-    return Mentorship(room, goal.mentee_id, "") if room is not None else None
