@@ -11,6 +11,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install -q --upgrade pip >/dev/null
 .venv/bin/pip install -q -e ".[dev]"
+# python-magic (shared files' types are read from their bytes) needs Debian's libmagic.
+if ! .venv/bin/python -c "import magic" >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libmagic1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq file
+fi
 
 if ! command -v npm >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm

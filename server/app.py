@@ -34,6 +34,11 @@ from server.core import heap
 from server.core.config import Settings
 from server.core.i18n import locale_middleware
 from server.core.keyring import Keyring, load_or_create_master_key
+from server.files import attachments, resources
+from server.files import http as file_http
+from server.files.attachments import FileService
+from server.goals import events as goal_events
+from server.goals.goals import Goals
 from server.groups import agenda, leadership, moderation
 from server.groups import rooms as groups
 from server.groups.rooms import GroupService
@@ -72,6 +77,7 @@ FEATURES += (help_lines,)  # the web client's "get help now" (issue 9)
 FEATURES += (crisis_safety_plans,)  # the writer's own safety plan (issue 15)
 FEATURES += (rewards_events, scheduling_events, matching_events)  # sessions, matching, rewards (issue 5)
 FEATURES += (mentorship_events,)  # requests, mentorships, feedback, block and report (issue 18)
+FEATURES += (file_http, attachments, resources, goal_events)  # files, libraries, shared goals (issue 22)
 
 
 def build_sio(settings: Settings) -> socketio.AsyncServer:
@@ -120,6 +126,12 @@ def build_services(settings: Settings) -> Services:
     services.personal_data["safety_plan"] = functools.partial(crisis_safety_plans.own_plan, services)
     services.personal_data["matching"] = functools.partial(own_matching_data, services)
     services.personal_data["mentorship"] = functools.partial(own_mentorship_data, services)
+    services.files = FileService(services)
+    services.goals = Goals(services)
+    services.personal_data["files"] = services.files.own_files
+    services.personal_data["resources"] = functools.partial(resources.pinned_by, services)
+    services.personal_data["goals"] = services.goals.of_person
+    services.personal_data_erasers["files"] = services.files.erase
     return services
 
 

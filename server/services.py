@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import socketio
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.auth import TokenService
 from server.accounts.users import UserService
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from server.accounts.users import AuthUser
     from server.chat.messages import MessageService
     from server.chat.presence import Presence
+    from server.files.attachments import FileService
+    from server.goals.goals import Goals
     from server.groups.rooms import GroupService
     from server.matching.base import Matcher
     from server.rewards.outbox import OutboxDelivery
@@ -31,6 +34,10 @@ if TYPE_CHECKING:
 DisconnectHook = Callable[[str, "AuthUser"], Awaitable[None]]
 HealthReport = Callable[[], Awaitable[Any]]
 PersonalData = Callable[[str], Awaitable[Any]]
+# Part of erasing a person, inside its transaction: (session, user id, ids of the rooms shredded with
+# them) → how many things were erased. For a feature that keeps more than rows the person owns
+# (which go without help), e.g. file blobs.
+PersonalDataEraser = Callable[[AsyncSession, str, list[str]], Awaitable[int]]
 
 
 @dataclass
@@ -52,6 +59,8 @@ class Services:
     rewards: OutboxDelivery = field(init=False)
     calls: CallService = field(init=False)
     crisis: ResponderConsole = field(init=False)
+    files: FileService = field(init=False)
+    goals: Goals = field(init=False)
     # Built on the first relayed call (signaling/events.py): a process that never relays media
     # never loads aiortc's codecs.
     media: MediaServer | None = None
@@ -61,5 +70,7 @@ class Services:
     health: dict[str, HealthReport] = field(default_factory=dict)
     # Named sections of a person's data export kept by other features (e.g. their safety plan).
     personal_data: dict[str, PersonalData] = field(default_factory=dict)
+    # Named steps of erasing a person kept by other features (e.g. the files they shared).
+    personal_data_erasers: dict[str, PersonalDataEraser] = field(default_factory=dict)
 
 SERVICES = web.AppKey("services", Services)

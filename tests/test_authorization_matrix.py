@@ -14,6 +14,7 @@ per namespace and stands for the whole anonymous column of events.
 from __future__ import annotations
 
 import collections
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -169,6 +170,19 @@ TABLE: dict[tuple[str, str], Row] = {
     ("/responders", "crisis:handover"): Row(CONSOLE),
     ("/", "safety_plan:get"): Row(EVERYONE),
     ("/", "safety_plan:set"): Row(EVERYONE),
+    # files, libraries and shared goals (issue 22): the matrix room is a group, so goal events
+    # reach "not a mentorship" for its members; tests/test_files_goals.py checks the pair itself
+    ("/", "resource:list"): Row(MEMBERS),
+    ("/", "resource:pin"): Row(frozenset({"mentor", "leader", "professional", "admin"})),
+    ("/", "resource:unpin"): Row(frozenset({"mentor", "leader", "professional", "admin"})),
+    ("/", "goal:list"): Row(MEMBERS),
+    ("/", "goal:create"): Row(MEMBERS),
+    ("/", "goal:update"): Row(MEMBERS),
+    ("/", "goal:agree"): Row(MEMBERS),
+    ("/", "goal:step"): Row(MEMBERS),
+    ("/", "goal:check_in"): Row(MEMBERS),
+    ("/", "goal:close"): Row(MEMBERS),
+    ("/", "goal:review"): Row(frozenset({"professional", "admin"})),
 }
 
 # HTTP: "public", "signed_in" (bearer token), "capability" (a secret in the URL, a signed
@@ -185,6 +199,10 @@ HTTP_TABLE: dict[tuple[str, str], str] = {
     ("GET", "/metrics"): "capability",
     ("GET", "/api/calendar/{secret}.ics"): "capability",
     ("POST", "/api/matching/matches"): "capability",
+    # members of the file's room only; anyone else gets 404 (tests/test_files_goals.py)
+    ("POST", "/api/rooms/{room_id}/files"): "signed_in",
+    ("GET", "/api/files/{file_id}"): "signed_in",
+    ("GET", "/api/files/{file_id}/thumbnail"): "signed_in",
     ("GET", "/socket.io/"): "engineio",
     ("POST", "/socket.io/"): "engineio",
     ("OPTIONS", "/socket.io/"): "engineio",
@@ -382,7 +400,7 @@ async def test_every_route_answers_every_caller_as_the_table_says(matrix_server)
             if policy in ("engineio", "static"):
                 continue
             person = await register(matrix_server)  # its own, as logout routes end the session
-            url = matrix_server.url + path.replace("{secret}", "not-a-real-secret")
+            url = matrix_server.url + re.sub(r"\{(\w+)\}", r"not-a-real-\1", path)
             kwargs = {"json": {}} if method == "POST" else {}
             async with http.request(method, url, **kwargs) as resp:
                 anonymous = resp.status

@@ -13,7 +13,9 @@ Deleting a person:
 - their messages in rooms that others still use become tombstones (body gone, seq kept, so the
   others' history stays gap-free);
 - rooms where they were the last remaining member are crypto-shredded: the room's wrapped data
-  key is destroyed, so the ciphertext is unreadable wherever a copy of it survives.
+  key is destroyed, so the ciphertext is unreadable wherever a copy of it survives;
+- what other features keep beyond rows (``Services.personal_data_erasers``, e.g. the blobs of the
+  files they shared) is erased in the same transaction, before their rows go.
 """
 
 from __future__ import annotations
@@ -138,6 +140,7 @@ async def delete_user(services: "Services", username: str, *, actor_id: str | No
             message.nonce = None
             message.ciphertext = None
             message.deleted_at = message.deleted_at or now
+        erased = {f"{name}_erased": await erase(s, user.id, sole_rooms) for name, erase in services.personal_data_erasers.items()}
         removed = 0
         for table, column in _tables_owned_by_user():
             result = await s.execute(delete(table).where(column == user.id))
@@ -153,7 +156,7 @@ async def delete_user(services: "Services", username: str, *, actor_id: str | No
         user.pseudonym = None
         user.banned = True
         user.token_epoch += 1
-        summary = {"rooms_shredded": len(sole_rooms), "messages_removed": tombstoned, "rows_removed": removed}
+        summary = {"rooms_shredded": len(sole_rooms), "messages_removed": tombstoned, "rows_removed": removed, **erased}
         await record_audit(s, actor_id, "privacy.delete", target_id=user.id, detail={**admin_detail(), **summary})
         user_id = user.id
     await publish_disconnect_user(services.settings, user_id)

@@ -241,6 +241,9 @@ class MessageService:
                 row = await _message_in_room(s, room.id, p.message_id)
                 if row.sender_id != user.id:
                     raise Forbidden("Only the author can edit a message.")
+                if row.kind != "text":
+                    # A shared file's message describes the stored file; changing it would lie about it.
+                    raise InvalidPayload("Only a text message can be edited.", code="not_editable")
                 if row.deleted_at is not None:
                     raise InvalidPayload("A deleted message cannot be edited.", code="message_deleted")
                 if datetime.now(timezone.utc) - row.created_at > timedelta(seconds=services.settings.edit_window_seconds):

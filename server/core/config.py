@@ -119,12 +119,23 @@ class Settings:
     # How often each process re-checks its live connections against bans and "log out everywhere".
     session_check_seconds: float = 2.0
     cors_origins: tuple[str, ...] = ()
+    # Files in conversations (server/files): the largest upload in bytes, uploads per user
+    # (`limits` syntax), where the sealed blobs live (empty: data_dir/files; every process of a
+    # deployment must see the same directory) and how often blobs of deleted files are removed.
+    max_file_bytes: int = 10 * 1024 * 1024
+    file_upload_rate: str = "30/10 minutes"
+    files_dir: str = ""
+    files_sweep_seconds: float = 60.0
     tls_cert: str = ""
     tls_key: str = ""
 
     @property
     def data_path(self) -> Path:
         return Path(self.data_dir)
+
+    @property
+    def files_path(self) -> Path:
+        return Path(self.files_dir) if self.files_dir else self.data_path / "files"
 
     @property
     def effective_database_url(self) -> str:

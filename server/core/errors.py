@@ -110,6 +110,7 @@ ERROR_MESSAGES: tuple[str, ...] = (
     N_("The message could not be found."),
     N_("You are muted in this room for now."),
     N_("Only the author can edit a message."),
+    N_("Only a text message can be edited."),
     N_("A deleted message cannot be edited."),
     N_("This message is too old to edit."),
     N_("Only the author can delete a message."),

@@ -94,12 +94,18 @@ class Keyring:
         """Encrypt text that belongs to one key owner (a room, a person's safety plan) under the
         owner's data key, bound to the owner and to ``record_id`` (a message id, an alert's note)
         so a ciphertext cannot be moved to another record. The one way we encrypt at rest."""
-        nonce = os.urandom(NONCE_BYTES)
-        ciphertext = AESGCM(self.room_key(owner_id, wrapped)).encrypt(nonce, text.encode("utf-8"), _record_aad(owner_id, record_id))
-        return nonce, ciphertext
+        return self.seal_bytes(owner_id, wrapped, record_id, text.encode("utf-8"))
 
     def open(self, owner_id: str, wrapped: bytes | None, record_id: str, nonce: bytes, ciphertext: bytes) -> str:
-        return AESGCM(self.room_key(owner_id, wrapped)).decrypt(nonce, ciphertext, _record_aad(owner_id, record_id)).decode("utf-8")
+        return self.open_bytes(owner_id, wrapped, record_id, nonce, ciphertext).decode("utf-8")
+
+    def seal_bytes(self, owner_id: str, wrapped: bytes | None, record_id: str, data: bytes) -> tuple[bytes, bytes]:
+        """``seal`` for bytes that are not text (a chunk of a shared file, a thumbnail)."""
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce, AESGCM(self.room_key(owner_id, wrapped)).encrypt(nonce, data, _record_aad(owner_id, record_id))
+
+    def open_bytes(self, owner_id: str, wrapped: bytes | None, record_id: str, nonce: bytes, ciphertext: bytes) -> bytes:
+        return AESGCM(self.room_key(owner_id, wrapped)).decrypt(nonce, ciphertext, _record_aad(owner_id, record_id))
 
     def seal_json(self, owner_id: str, wrapped: bytes | None, record_id: str, value: Any) -> tuple[bytes, bytes]:
         return self.seal(owner_id, wrapped, record_id, json.dumps(value, ensure_ascii=False, separators=(",", ":")))

@@ -21,6 +21,8 @@ SELF_SERVICE_ROLES = (MENTEE, MENTOR)
 MENTOR_ROLES = (MENTOR, LEADER)
 # Who may open and schedule groups.
 GROUP_LEADER_ROLES = (LEADER, ADMIN)
+# Staff: may look into a mentorship's goals with an audited reason, and keep room libraries.
+STAFF_ROLES = (PROFESSIONAL, ADMIN)
 
 # Room roles. The group's leader is also called "leader" in the room.
 ROOM_LEADER = LEADER

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 # Reward kinds (record_reward accepts only these; add a kind here and in docs/protocol.md).
-REWARD_KINDS = frozenset({"session_completed", "group_session_led", "mentorship_started"})
+REWARD_KINDS = frozenset({"session_completed", "group_session_led", "mentorship_started", "goal_milestone"})
 
 
 class RewardDeliveryFailed(Exception):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -546,3 +547,91 @@ class UserReport(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     __table_args__ = (Index("ix_user_reports_status", "status", "created_at"),)
+
+
+# --- Files, resources and shared goals (server/files, server/goals; migration 0011_files_goals) --
+
+
+class RoomFile(Base):
+    """A file shared in a room. Its bytes live outside the database, sealed chunk by chunk with the
+    room's key (server/files/blobs.py); its name is sealed here. It is shown in the conversation by
+    the message of kind "file" its uploader sent with ``client_id``: the two are one, and a file
+    whose message is deleted (or never stored) is no longer served and is swept away."""
+
+    __tablename__ = "room_files"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    room_id: Mapped[str] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
+    uploader_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(String(64))
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)  # plaintext bytes
+    name_nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    name_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    # Images only: pixel size and a small WebP preview, sealed with the room key.
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    thumbnail_nonce: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    thumbnail_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("ix_room_files_room", "room_id"),
+        Index("ix_room_files_uploader", "uploader_id"),
+    )
+
+
+class RoomResource(Base):
+    """A resource pinned to a room's library: a link or a file of the room, with a title. Title and
+    link are sealed with the room key (they say what its members work on)."""
+
+    __tablename__ = "room_resources"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    room_id: Mapped[str] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
+    pinned_by: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    file_id: Mapped[str | None] = mapped_column(ForeignKey("room_files.id", ondelete="CASCADE"), nullable=True)
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_room_resources_room", "room_id"),)
+
+
+class Goal(Base):
+    """A goal a mentee and their mentor agree on, kept in their conversation (the mentorship).
+    Its words (title, why it matters, target date, steps) are sealed with the room key; status and
+    times stay clear for the queries. ``proposed_by`` waits for the other one to agree."""
+
+    __tablename__ = "goals"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    room_id: Mapped[str] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
+    # The goal is the mentee's: deleting them deletes it; deleting the mentor leaves it to the mentee.
+    mentee_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(10), default="proposed")  # proposed | active | achieved | dropped
+    proposed_by: Mapped[str] = mapped_column(String(32))
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    agreed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    __table_args__ = (Index("ix_goals_room", "room_id"), Index("ix_goals_mentee", "mentee_id"))
+
+
+class GoalCheckIn(Base):
+    """The mentee's check-in on a goal: a 0–10 rating and a note (sealed), at most one per day in
+    the mentee's own time zone; the unique key settles two check-ins sent at the same moment."""
+
+    __tablename__ = "goal_check_ins"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    goal_id: Mapped[str] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("goal_id", "day", name="uq_goal_check_ins_day"),)

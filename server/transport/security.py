@@ -12,7 +12,9 @@ Why each piece:
 - CSRF: authentication is a bearer token in the Authorization header, never a cookie, so a
   foreign page cannot ride a signed-in browser. As a second wall, state-changing requests must
   carry JSON (the form encodings a cross-site <form> can send are refused with 415) and a
-  foreign ``Origin`` on them is refused with 403 unless that origin is configured.
+  foreign ``Origin`` on them is refused with 403 unless that origin is configured. Routes marked
+  ``accepts_binary_body`` (file uploads) take ``application/octet-stream`` instead: no form can
+  send that type, and a foreign page's fetch of it needs a preflight, which foreign origins fail.
 - CORS for HTTP uses the same ``Settings.cors_origins`` list that python-socketio enforces on
   the Socket.IO handshake, so one setting governs both; Engine.IO paths are left to it.
 """
@@ -86,6 +88,17 @@ def _require_json_body(request: web.Request) -> None:
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+BINARY_BODY_TYPE = "application/octet-stream"
+
+
+def accepts_binary_body(handler: Handler) -> Handler:
+    """Mark a route that takes raw bytes (``application/octet-stream``) rather than JSON."""
+    handler.accepts_binary_body = True  # type: ignore[attr-defined]
+    return handler
+
+
+def _takes_binary_body(request: web.Request) -> bool:
+    return request.content_type == BINARY_BODY_TYPE and getattr(request.match_info.handler, "accepts_binary_body", False)
 
 
 def cors_and_csrf_middleware(settings: Settings) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
@@ -110,7 +123,8 @@ def cors_and_csrf_middleware(settings: Settings) -> Callable[[web.Request, Handl
         if request.method in STATE_CHANGING_METHODS:
             if origin and not _origin_allowed(request, origin, allowed):
                 raise Forbidden("This origin may not call the API.", code="origin_not_allowed")
-            _require_json_body(request)
+            if not _takes_binary_body(request):
+                _require_json_body(request)
         response = await handler(request)
         if origin and origin != _own_origin(request) and _origin_allowed(request, origin, allowed):
             response.headers.update(_cors_headers(origin))

@@ -200,7 +200,8 @@ export class ChatView {
     const canDelete = mine || MODERATOR_ROLES.has(this.myRoomRole);
     if (!mine && !canDelete) return null;
     const actions = el("div", { class: "msg-actions" });
-    if (mine) actions.append(el("button", { type: "button", class: "link-button", i18n: "chat.edit", on: { click: () => this.beginEdit(message) } }));
+    // Only words can be edited: a shared file's message describes the stored file.
+    if (mine && (message.kind ?? "text") === "text") actions.append(el("button", { type: "button", class: "link-button", i18n: "chat.edit", on: { click: () => this.beginEdit(message) } }));
     if (canDelete) actions.append(el("button", { type: "button", class: "link-button", i18n: "chat.delete", on: { click: () => this.confirmDelete(message, actions) } }));
     return actions;
   }
@@ -348,7 +349,7 @@ export class ChatView {
   announce(message) {
     if (message.deleted) return;
     const name = this.store.memberName(this.roomId, message.sender_id) || t("chat.someone");
-    this.app.announce(t("chat.announce", { name, body: message.body }));
+    this.app.announce(t("chat.announce", { name, body: this.app.messageText?.(message) ?? message.body }));
   }
 
   // ---- scrolling, paging, reading ----

@@ -6,6 +6,8 @@ import { ChatView } from "./chat.js";
 import { Connection } from "./connection.js";
 import { el, show } from "./dom.js";
 import { FindMentorView } from "./findmentor.js";
+import { Attachments } from "./files.js";
+import { Goals } from "./goals.js";
 import { GROUP_CREATOR_ROLES, GroupCreator, GroupInvitations } from "./groupcreate.js";
 import { installHelp, setHelpProfile, showCrisisResources, showResponderJoined } from "./help.js";
 import { LANGUAGES, applyTranslations, currentLanguage, onLanguageChange, preferredLanguage, setLanguage, t } from "./i18n.js";
@@ -105,6 +107,8 @@ function workspace({ token, user }) {
     });
     app.translations = new Translations(app);
     app.calls = new CallManager(app);
+    app.files = new Attachments(app);
+    app.goals = new Goals(app);
     const stopFollowingLanguage = followInterfaceLanguage(app);
     const base = String(user.locale || "").slice(0, 2);
     if (LANGUAGES.includes(base) && base !== currentLanguage()) setLanguage(base);
@@ -123,6 +127,8 @@ function workspace({ token, user }) {
       chat?.destroy();
       chat = new ChatView(app, roomId);
       app.calls.decorateChat(chat);
+      app.files.decorateChat(chat);
+      app.goals.decorateChat(chat);
       roomList.select(roomId);
       show(chatPane, chat.root);
       layout.classList.add("room-open");
