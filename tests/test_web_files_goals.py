@@ -143,6 +143,8 @@ async def test_a_mentee_and_mentor_share_a_photo_and_follow_a_goal_and_the_mente
                                                                         (3, 6, "Found a route I like"), (1, 5, "Rainy")])
         await ana.page.get_by_role("button", name="Goals", exact=True).click()
         await ana.page.get_by_role("button", name="Goals", exact=True).click()
+        # Reopening reloads the goals and re-renders the form: fill it only once the earlier days show.
+        await expect(panel.locator("table.check-ins tbody tr")).to_have_count(4)
         await panel.get_by_label("Progress today (0–10)").fill("7")
         await panel.get_by_label("Note (optional)").fill("Walked four mornings in a row")
         await panel.get_by_role("button", name="Check in").click()
