@@ -231,10 +231,12 @@ async def _flag_recipients(services: "Services", room_id: str, author_id: str) -
 
 @router.on("room:safety_monitoring", SafetyMonitoring)
 async def on_safety_monitoring(ctx: EventContext, p: SafetyMonitoring) -> dict[str, Any]:
-    """Turn the room's safety monitoring on (any member) or off (professionals and admins only)."""
+    """Turn the room's safety monitoring on (any member) or off (professionals and admins only).
+
+    In a private room the scan runs on each member's own device, so the switch is the members'
+    consent: any member may turn it off as well as on.
+    """
     supervisor = ctx.user.role in alerts.SUPERVISOR_ROLES
-    if not p.on and not supervisor:
-        raise Forbidden("Only a professional or an administrator can turn safety monitoring off.", code="monitoring_locked")
     services = ctx.services
     async with services.db.transaction() as s:
         if supervisor:
@@ -243,6 +245,8 @@ async def on_safety_monitoring(ctx: EventContext, p: SafetyMonitoring) -> dict[s
                 raise NotFound("That room does not exist.")
         else:
             room, _membership = await require_member(s, p.room_id, ctx.user.id)
+            if not p.on and not room.private:
+                raise Forbidden("Only a professional or an administrator can turn safety monitoring off.", code="monitoring_locked")
         changed = room.safety_monitoring != p.on
         if changed:
             room.safety_monitoring = p.on

@@ -18,6 +18,7 @@ import socketio
 from aiohttp import web
 
 from crisis import coverage as crisis_coverage
+from crisis import device_alerts as crisis_device_alerts
 from crisis import help_lines
 from crisis import monitoring as crisis_monitoring
 from crisis import responders as crisis_responders
@@ -48,6 +49,8 @@ from server.matching.events import build_matcher
 from server.matching.exports import own_matching_data
 from server.mentorship import events as mentorship_events
 from server.mentorship.exports import own_mentorship_data
+from server.private_rooms import devices as private_devices
+from server.private_rooms import key_shares as private_key_shares
 from server.rewards import events as rewards_events
 from server.rewards.events import build_outbox
 from server.scheduling import events as scheduling_events
@@ -78,6 +81,7 @@ FEATURES += (crisis_safety_plans,)  # the writer's own safety plan (issue 15)
 FEATURES += (rewards_events, scheduling_events, matching_events)  # sessions, matching, rewards (issue 5)
 FEATURES += (mentorship_events,)  # requests, mentorships, feedback, block and report (issue 18)
 FEATURES += (file_http, attachments, resources, goal_events)  # files, libraries, shared goals (issue 22)
+FEATURES += (private_devices, private_key_shares, crisis_device_alerts)  # end-to-end encrypted rooms (issue 20)
 
 
 def build_sio(settings: Settings) -> socketio.AsyncServer:

@@ -29,7 +29,7 @@ COMPOSITION_ROOTS = {"server.app", "server.__main__", "server.admin", "crisis.__
 # contract other features build on (the hook types, room access, a room's sealed text).
 SHARED = ("server.core", "server.transport", "server.storage")
 CHAT_CONTRACT = {"server.chat.message_hooks", "server.chat.room_access", "server.chat.room_text"}
-FEATURE_PACKAGES = ("groups", "scheduling", "matching", "mentorship", "rewards", "translation", "files", "goals")
+FEATURE_PACKAGES = ("groups", "scheduling", "matching", "mentorship", "rewards", "translation", "files", "goals", "private_rooms")
 
 
 def _within(name: str, prefixes: tuple[str, ...]) -> bool:

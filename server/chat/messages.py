@@ -32,6 +32,7 @@ from server.transport.events import EventContext, EventRouter
 
 from .message_hooks import SAFETY_REVIEW, FanoutHook, MessageHooks, OutgoingMessage, SentMessage
 from .room_access import require_member
+from .sealed import SealedEnvelope, check_envelope
 
 if TYPE_CHECKING:
     from server.accounts.users import AuthUser
@@ -41,13 +42,17 @@ log = logging.getLogger("server.messages")
 router = EventRouter()
 
 HISTORY_MAX_PAGE = 500
+# Rooms known not to be private (a room never changes kind): a plaintext send to them skips the look-up.
+_OPEN_ROOMS_REMEMBERED = 50_000
 
 
 class SendMessage(msgspec.Struct, forbid_unknown_fields=True):
     room_id: str
     client_id: str
-    body: str
+    body: str = ""
     language: str = ""
+    # A private room's message: sealed on the sender's device, never a body (server/chat/sealed.py).
+    sealed: SealedEnvelope | None = None
 
 
 class EditMessage(msgspec.Struct, forbid_unknown_fields=True):
@@ -84,6 +89,7 @@ def message_view(room_id: str, row: Message, body: str | None) -> dict[str, Any]
         "edited_at": row.edited_at.isoformat() if row.edited_at else None,
         "deleted": row.deleted_at is not None,
         "safety": row.safety,
+        "sealed": row.sealed,
     }
 
 
@@ -93,6 +99,7 @@ class MessageService:
         self._room_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.hooks = MessageHooks()
         self._after_fanout_tasks: set[asyncio.Task[None]] = set()
+        self._open_rooms: set[str] = set()
 
     def _validate_body(self, body: str) -> str:
         if not body.strip():
@@ -109,9 +116,13 @@ class MessageService:
         return self.services.keyring.open(room.id, room.wrapped_key, row.id, row.nonce, row.ciphertext)
 
     async def send(self, sender: "AuthUser", p: SendMessage, *, kind: str = "text") -> dict[str, Any]:
-        body = self._validate_body(p.body)
         if not 1 <= len(p.client_id) <= 64:
             raise InvalidPayload("client_id has 1 to 64 characters.")
+        if p.sealed is not None:
+            return await self._send_sealed(sender, p)
+        body = self._validate_body(p.body)
+        # Before any hook reads the body: a private room's plaintext must go no further.
+        await self._refuse_plaintext_in_private_room(sender, p.room_id)
         services = self.services
         given_language = p.language
         hooks = self.hooks
@@ -131,7 +142,7 @@ class MessageService:
                 if follow_up is not None:
                     once_stored.append(follow_up)
         async with self._room_locks[p.room_id]:
-            stored = await self._store(sender, p, body, kind, outgoing.safety)
+            stored = await self._store(sender, p, kind, outgoing.safety, body=body)
             if stored is None:
                 return await self._existing(sender, p)
             room, view = stored
@@ -149,6 +160,38 @@ class MessageService:
                 task.add_done_callback(self._after_fanout_tasks.discard)
         return view
 
+    async def _send_sealed(self, sender: "AuthUser", p: SendMessage) -> dict[str, Any]:
+        """A private room's message: stored and fanned out like any other, with no hook at all —
+        there is no plaintext for crisis scanning, language naming or translation to read."""
+        assert p.sealed is not None
+        if p.body:
+            raise InvalidPayload("A sealed message carries no body.", code="sealed_invalid")
+        sealed = check_envelope(p.sealed, self.services.settings.max_body_chars)
+        p.language = ""
+        async with self._room_locks[p.room_id]:
+            stored = await self._store(sender, p, "text", None, sealed=sealed)
+            if stored is None:
+                return await self._existing(sender, p)
+            room, view = stored
+            await self.services.sio.emit("message:new", view, to=socket_room(room.id))
+        return view
+
+    async def _refuse_plaintext_in_private_room(self, sender: "AuthUser", room_id: str) -> None:
+        """``sealed_required`` for a member sending plaintext to a private room (others learn nothing)."""
+        if room_id in self._open_rooms or len(room_id) > 64:
+            return
+        async with self.services.db.read() as s:
+            private = await s.scalar(
+                select(Room.private).join(Membership, (Membership.room_id == Room.id) & (Membership.user_id == sender.id))
+                .where(Room.id == room_id)
+            )
+        if private:
+            raise InvalidPayload("This room is private: messages must be sealed on your device.", code="sealed_required")
+        if private is False:
+            if len(self._open_rooms) >= _OPEN_ROOMS_REMEMBERED:
+                self._open_rooms.clear()
+            self._open_rooms.add(room_id)
+
     async def _run_after_fanout(self, hook: FanoutHook, sent: SentMessage) -> None:
         try:
             await hook(self.services, sent)
@@ -164,9 +207,13 @@ class MessageService:
         for task in late:
             task.cancel()
 
-    async def _store(self, sender: "AuthUser", p: SendMessage, body: str, kind: str,
-                     safety: str | None) -> tuple[Room, dict[str, Any]] | None:
-        """Insert in one transaction; None when this client_id was already stored (a retry)."""
+    async def _store(self, sender: "AuthUser", p: SendMessage, kind: str, safety: str | None, *,
+                     body: str | None = None, sealed: dict[str, Any] | None = None) -> tuple[Room, dict[str, Any]] | None:
+        """Insert in one transaction; None when this client_id was already stored (a retry).
+
+        Exactly one of ``body`` (sealed here with the room's at-rest key) and ``sealed`` (a
+        private room's envelope, stored as the device sealed it) is given.
+        """
         services = self.services
         try:
             async with services.db.transaction() as s:
@@ -188,6 +235,10 @@ class MessageService:
                 room, membership, existing = found
                 if existing is not None:
                     return None
+                if room.private and sealed is None:
+                    raise InvalidPayload("This room is private: messages must be sealed on your device.", code="sealed_required")
+                if sealed is not None and not room.private:
+                    raise InvalidPayload("Only a private room's messages are sealed.", code="not_private")
                 if membership.muted_until is not None and membership.muted_until > datetime.now(timezone.utc):
                     raise Forbidden("You are muted in this room for now.", code="muted")
                 for check in self.hooks.pre_send_checks:
@@ -203,16 +254,16 @@ class MessageService:
                     update(rooms).where(rooms.c.id == room.id).values(last_seq=rooms.c.last_seq + 1).returning(rooms.c.last_seq)
                 )
                 message_id = new_id()
-                nonce, ciphertext = services.keyring.seal(room.id, room.wrapped_key, message_id, body)
+                nonce, ciphertext = (None, None) if body is None else services.keyring.seal(room.id, room.wrapped_key, message_id, body)
                 row = Message(
                     id=message_id, room_id=room.id, seq=seq, sender_id=sender.id, client_id=p.client_id,
                     nonce=nonce, ciphertext=ciphertext, language=p.language[:8], kind=kind,
-                    created_at=datetime.now(timezone.utc), safety=safety,
+                    created_at=datetime.now(timezone.utc), safety=safety, sealed=sealed,
                 )
                 await s.execute(insert(messages).values(
                     id=row.id, room_id=row.room_id, seq=seq, sender_id=row.sender_id, client_id=row.client_id,
                     nonce=nonce, ciphertext=ciphertext, language=row.language, kind=kind, created_at=row.created_at,
-                    safety=safety,
+                    safety=safety, sealed=sealed,
                 ))
                 # Not flushed: the room row was already bumped by the UPDATE above.
                 s.expunge(room)
@@ -241,6 +292,9 @@ class MessageService:
                 row = await _message_in_room(s, room.id, p.message_id)
                 if row.sender_id != user.id:
                     raise Forbidden("Only the author can edit a message.")
+                if room.private:
+                    # The server cannot check what a new envelope says; a private room's words stay as sent.
+                    raise InvalidPayload("Messages in a private room cannot be edited.", code="private_room")
                 if row.kind != "text":
                     # A shared file's message describes the stored file; changing it would lie about it.
                     raise InvalidPayload("Only a text message can be edited.", code="not_editable")
@@ -265,6 +319,7 @@ class MessageService:
                     raise Forbidden("Only the author can delete a message.")
                 row.nonce = None
                 row.ciphertext = None
+                row.sealed = None
                 row.deleted_at = datetime.now(timezone.utc)
                 if row.sender_id != user.id:
                     await record_audit(s, user.id, "message.delete", room_id=room.id, target_id=row.id)

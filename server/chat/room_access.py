@@ -65,6 +65,7 @@ async def room_view(session: AsyncSession, room: Room) -> dict[str, Any]:
         "title": text.title,
         "last_seq": room.last_seq,
         "safety_monitoring": room.safety_monitoring,
+        "private": bool(room.private),
         "settings": settings_view(room.settings or {}, text),
         "created_at": room.created_at.isoformat(),
         "members": [

@@ -31,6 +31,8 @@ class CreateRoom(msgspec.Struct, forbid_unknown_fields=True):
     kind: Literal["direct", "group"]
     member_ids: list[str]
     title: str = ""
+    # End-to-end encrypted: the members' devices seal every message (docs/private-rooms.md).
+    private: bool = False
 
 
 class RoomRef(msgspec.Struct, forbid_unknown_fields=True):
@@ -45,9 +47,13 @@ class FindUser(msgspec.Struct, forbid_unknown_fields=True):
 
 async def create_room(
     services: "Services", creator_id: str, kind: str, title: str, other_ids: list[str], *, creator_role: str = MEMBER,
-    settings: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None, private: bool = False,
 ) -> dict[str, Any]:
-    """Creates the room with its own data key; the creator is a member."""
+    """Creates the room with its own data key; the creator is a member.
+
+    A private room's key protects only what the server itself writes there (its title, a crisis
+    alert's excerpt); its messages are sealed by the members' devices with keys it never holds.
+    """
     wanted = list(dict.fromkeys(i for i in other_ids if i != creator_id))
     if kind == "direct" and len(wanted) != 1:
         raise InvalidPayload("A direct room has exactly one other member.")
@@ -66,6 +72,7 @@ async def create_room(
             master_key_id=services.keyring.master_id,
             safety_monitoring=True,
             settings=settings_to_store(settings or {}),
+            private=private,
         )
         seal_room_text(services.keyring, room, RoomText(title=title.strip()))
         s.add(room)
@@ -73,7 +80,7 @@ async def create_room(
         s.add(Membership(room_id=room_id, user_id=creator_id, role=creator_role))
         for uid in wanted:
             s.add(Membership(room_id=room_id, user_id=uid, role=MEMBER))
-        await record_audit(s, creator_id, "room.create", room_id=room_id, detail={"kind": kind, "members": len(wanted) + 1})
+        await record_audit(s, creator_id, "room.create", room_id=room_id, detail={"kind": kind, "members": len(wanted) + 1, "private": private})
         await s.flush()
         view = await room_view(s, room)
     for uid in [creator_id, *wanted]:
@@ -92,7 +99,8 @@ async def on_room_create(ctx: EventContext, p: CreateRoom) -> dict[str, Any]:
             raise Conflict(f"A group has at most {largest} participants.", code="room_full")
     await ctx.services.limiter.check(ROOM_CREATE_RATE, "room-create", ctx.user.id, message="You have created many rooms recently; please wait.")
     creator_role = ROOM_LEADER if p.kind == "group" else MEMBER
-    return {"room": await create_room(ctx.services, ctx.user.id, p.kind, p.title, p.member_ids, creator_role=creator_role)}
+    return {"room": await create_room(ctx.services, ctx.user.id, p.kind, p.title, p.member_ids, creator_role=creator_role,
+                                      private=p.private)}
 
 
 @router.on("room:list")

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.chat.messages import SendMessage
 from server.core.background import every
-from server.core.errors import AppError, NotFound
+from server.core.errors import AppError, Conflict, NotFound
 from server.storage.models import Membership, Message, Room, RoomFile, new_id
 
 from . import media_types
@@ -45,6 +45,7 @@ from .errors import (
     NO_SUCH_FILE,
     NOT_ALLOWED,
     NOT_SENT,
+    PRIVATE_ROOM,
     TOO_LARGE,
     UPLOADING_TOO_FAST,
     FileTooLarge,
@@ -132,6 +133,8 @@ class FileService:
             raise self._too_large()
         async with services.db.read() as s:
             room = await member_room(s, room_id, user.id)
+        if room.private:
+            raise Conflict(PRIVATE_ROOM, code="private_room")
         await services.limiter.check(services.settings.file_upload_rate, "file-upload", user.id, message=UPLOADING_TOO_FAST)
         file_id = new_id()
         writer = self.blobs.writer(services.keyring, room.id, room.wrapped_key, file_id)

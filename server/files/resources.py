@@ -23,6 +23,8 @@ from server.storage.models import Room, RoomResource, new_id
 from server.transport.addressing import socket_room
 from server.transport.events import EventContext, EventRouter
 
+from .errors import PRIVATE_ROOM
+
 if TYPE_CHECKING:
     from server.services import Services
 
@@ -89,6 +91,8 @@ async def pin(services: "Services", user_id: str, p: PinResource) -> dict[str, A
     url = checked_link(p.url) if p.url.strip() else None
     async with services.db.transaction() as s:
         room, _m = await require_member(s, p.room_id, user_id)
+        if room.private:
+            raise Conflict(PRIVATE_ROOM, code="private_room")
         if p.file_id and await services.files.describe(s, room.id, p.file_id) is None:
             raise NotFound(NO_SUCH_FILE_HERE)
         count = await s.scalar(select(func.count()).select_from(RoomResource).where(RoomResource.room_id == room.id))

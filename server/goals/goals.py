@@ -56,6 +56,7 @@ ONLY_MENTEE_CHECKS_IN = N_("Only the mentee checks in on a goal.")
 ALREADY_CHECKED_IN = N_("You have already checked in on this goal today.")
 NO_SUCH_STEP = N_("No such step.")
 NOT_YET_ACTIVE_ACHIEVED = N_("Only an agreed goal can be achieved.")
+PRIVATE_ROOM = N_("Goals are not available in a private room: the server could read them.")
 REVIEW_REASON = N_("Give the reason for looking (10 to 500 characters); it is recorded.")
 
 
@@ -212,6 +213,8 @@ class Goals:
     async def create(self, user_id: str, p: GoalTerms) -> dict[str, Any]:
         async with self.services.db.transaction() as s:
             m = await require_party(s, p.room_id, user_id)
+            if m.room.private:
+                raise Conflict(PRIVATE_ROOM, code="private_room")
             terms = _terms(p.title, p.why, p.target_date, p.steps, await self._today_of(s, user_id))
             open_goals = await s.scalar(select(func.count()).select_from(Goal)
                                         .where(Goal.room_id == m.room.id, Goal.status.in_(OPEN_STATUSES)))

@@ -95,6 +95,9 @@ class Room(Base):
     safety_monitoring: Mapped[bool] = mapped_column(Boolean, default=True)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # End-to-end encrypted (docs/private-rooms.md): messages arrive sealed by the members' devices
+    # and the server never holds their keys. Chosen at creation, never changed.
+    private: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Membership(Base):
@@ -129,6 +132,9 @@ class Message(Base):
     # translation for its language) or "review" (the scan or its alert failed). None: scanned, or
     # a room without safety monitoring.
     safety: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    # A private room's message: the envelope its sender's device sealed (server/chat/sealed.py),
+    # stored and relayed as is; ``nonce``/``ciphertext`` stay empty.
+    sealed: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (
         UniqueConstraint("room_id", "seq", name="uq_messages_room_seq"),
@@ -635,3 +641,40 @@ class GoalCheckIn(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (UniqueConstraint("goal_id", "day", name="uq_goal_check_ins_day"),)
+
+
+# --- Private rooms (server/private_rooms; migration 0012_private_rooms) ---------------------------
+
+
+class Device(Base):
+    """A member's browser: the public half of its identity key (ECDH P-256, SPKI base64). The
+    private half never leaves the browser; others encrypt room keys to this one."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    identity_key: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("ix_devices_user", "user_id"),
+        UniqueConstraint("user_id", "identity_key", name="uq_devices_user_key"),
+    )
+
+
+class KeyShare(Base):
+    """A to-device message: one sender's room key, encrypted to one device, kept until that
+    device acknowledges it (so a device that was offline still gets it)."""
+
+    __tablename__ = "key_shares"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    room_id: Mapped[str] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
+    target_device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    sender_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    sender_device_id: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_key_shares_target", "target_device_id"),)
