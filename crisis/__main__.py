@@ -5,6 +5,7 @@ object per line (tier, language, matches, reasons, …), so moderators and clini
 detector over exported chat without writing code. ``python -m crisis train`` rebuilds the
 classifier (crisis/classifier_model.json) from crisis/training/data; ``python -m crisis evaluate``
 prints its precision/recall on texts it did not train on. Both need the ``training`` extra.
+``python -m crisis browser-model`` writes the detector's data for the browser (crisis/browser_model.py).
 ``python -m crisis export-outcomes FILE`` writes resolved alerts as labelled JSON lines (crisis/export.py).
 """
 
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
                              help="use --lang as is, without identifying longer messages")
     commands.add_parser("train", help="rebuild crisis/classifier_model.json from crisis/training/data")
     commands.add_parser("evaluate", help="print precision/recall per source, language and tier on held-out texts")
+    commands.add_parser("browser-model", help="write static/js/crisis/model.json, the detector's data for private rooms")
     export_parser = commands.add_parser("export-outcomes", help="resolved alerts as labelled JSON lines, for evaluation")
     export_parser.add_argument("file", type=Path)
     args = parser.parse_args(argv)
@@ -53,6 +55,12 @@ def main(argv: list[str] | None = None) -> int:
 
         model = train_shipped_model()
         print(f"wrote {MODEL_PATH} ({MODEL_PATH.stat().st_size} bytes, {len(model.weights)} weights; {model.version})")
+        return 0
+    if args.command == "browser-model":
+        from crisis.browser_model import write  # reads py3langid's tables: only for this command
+
+        path = write()
+        print(f"wrote {path} ({path.stat().st_size} bytes)")
         return 0
     if args.command == "evaluate":
         from crisis.training.evaluate import main as evaluate  # needs the training extra
