@@ -50,6 +50,8 @@ class CreateGroup(msgspec.Struct, forbid_unknown_fields=True):
     title: str
     program: str = "general"
     invite_ids: list[str] = []
+    # End-to-end encrypted (docs/private-rooms.md), chosen once, here.
+    private: bool = False
 
 
 class JoinRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -127,7 +129,8 @@ async def on_group_create(ctx: EventContext, p: CreateGroup) -> dict[str, Any]:
     if len(found) != len(invite_ids):
         raise NotFound("One of those people does not exist.")
     room = await create_room(
-        services, ctx.user.id, "group", p.title, [], creator_role=LEADER, settings={"group": new_group_state(p.program, sizes)}
+        services, ctx.user.id, "group", p.title, [], creator_role=LEADER, settings={"group": new_group_state(p.program, sizes)},
+        private=p.private,
     )
     for user_id in invite_ids:
         await invite(services, room["id"], ctx.user.id, user_id)

@@ -154,6 +154,11 @@ export class ChatView {
 
   /** The room's consent text: whether its messages are scanned for risk, and in which languages. */
   async renderSafety() {
+    if (this.room?.private) {
+      // Nothing is scanned on the server here; each member's device checks its own messages.
+      this.safetyNode.textContent = t(this.room.safety_monitoring ? "private.safety_on" : "private.safety_off");
+      return;
+    }
     if (!this.room?.safety_monitoring) {
       this.safetyNode.textContent = t("chat.safety_off");
       return;
@@ -184,7 +189,9 @@ export class ChatView {
     }
     const body = message.deleted
       ? el("p", { class: "msg-body deleted", i18n: "chat.deleted" })
-      : el("p", { class: "msg-body", text: message.body, attrs: { lang: message.language || null, dir: "auto" } });
+      : message.undecryptable
+        ? el("p", { class: "msg-body undecryptable", i18n: "private.cannot_decrypt" })
+        : el("p", { class: "msg-body", text: message.body, attrs: { lang: message.language || null, dir: "auto" } });
     const node = el("li", { class: `msg${mine ? " mine" : ""}${message.kind && message.kind !== "text" ? ` kind-${message.kind}` : ""}`, dataset: { id: message.id, seq: message.seq } },
       meta, body);
     for (const decorate of this.app.decorators || []) decorate(message, node, this);
@@ -201,7 +208,8 @@ export class ChatView {
     if (!mine && !canDelete) return null;
     const actions = el("div", { class: "msg-actions" });
     // Only words can be edited: a shared file's message describes the stored file.
-    if (mine && (message.kind ?? "text") === "text") actions.append(el("button", { type: "button", class: "link-button", i18n: "chat.edit", on: { click: () => this.beginEdit(message) } }));
+    // A private room's message stays as it was sealed (the server cannot check a new envelope).
+    if (mine && (message.kind ?? "text") === "text" && !message.sealed) actions.append(el("button", { type: "button", class: "link-button", i18n: "chat.edit", on: { click: () => this.beginEdit(message) } }));
     if (canDelete) actions.append(el("button", { type: "button", class: "link-button", i18n: "chat.delete", on: { click: () => this.confirmDelete(message, actions) } }));
     return actions;
   }

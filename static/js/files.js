@@ -91,6 +91,8 @@ export class Attachments {
 
   /** Add "Attach a file" to the chat's composer and the library to its header. */
   decorateChat(chat) {
+    // The server keeps files readable to itself: a private room has none (see docs/private-rooms.md).
+    if (chat.room?.private) return;
     const input = el("input", {
       type: "file", class: "visually-hidden", tabIndex: -1,
       accept: "image/jpeg,image/png,image/webp,image/gif,application/pdf,text/plain,text/csv,.docx,.xlsx,.pptx,.odt,.ods,.odp",

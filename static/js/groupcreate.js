@@ -40,11 +40,13 @@ export class GroupCreator {
     this.invitees = el("textarea", { name: "group-invitees", rows: 3, autocapitalize: "none", spellcheck: false, attrs: { "aria-describedby": "group-invitees-hint" } });
     this.status = el("p", { class: "form-status", attrs: { role: "status" } });
     this.error = el("p", { class: "form-error", attrs: { role: "alert" } });
+    this.private = el("input", { type: "checkbox", id: "new-group-private", name: "private" });
     this.root = el("form", { class: "new-group", attrs: { "aria-labelledby": "new-group-title" }, on: { submit: (e) => this.create(e) } },
       el("h3", { id: "new-group-title", i18n: "groups.new" }),
       field("groups.title", this.title),
       field("groups.invite", this.invitees),
       el("p", { class: "hint", id: "group-invitees-hint", i18n: "groups.invite_hint" }),
+      el("div", { class: "checkbox-field" }, this.private, el("label", { htmlFor: "new-group-private", i18n: "private.create_label" })),
       el("button", { type: "submit", i18n: "groups.create" }),
       this.status, this.error);
   }
@@ -56,11 +58,12 @@ export class GroupCreator {
     const usernames = parseUsernames(this.invitees.value).slice(0, MAX_INVITEES);
     try {
       const inviteIds = await resolveUsernames(this.app.conn, usernames);
-      const { room } = await this.app.conn.call("group:create", { title: this.title.value.trim(), invite_ids: inviteIds });
+      const { room } = await this.app.conn.call("group:create", { title: this.title.value.trim(), invite_ids: inviteIds, private: this.private.checked });
       this.app.store.upsertRoom(room);
       await this.app.store.join(room.id);
       this.title.value = "";
       this.invitees.value = "";
+      this.private.checked = false;
       this.status.textContent = t("groups.created", { count: inviteIds.length });
       this.app.onOpen(room.id);
     } catch (error) {

@@ -13,6 +13,8 @@ import { installHelp, setHelpProfile, showCrisisResources, showResponderJoined }
 import { LANGUAGES, applyTranslations, currentLanguage, onLanguageChange, preferredLanguage, setLanguage, t } from "./i18n.js";
 import { MENTOR_ROLES, MenteesView } from "./mentees.js";
 import { Outbox } from "./outbox.js";
+import { PrivateRoomPanel } from "./private/panel.js";
+import { PrivateRooms } from "./private/session.js";
 import { SettingsView, followInterfaceLanguage } from "./profile.js";
 import { RoomList } from "./roomlist.js";
 import { RoomStore } from "./rooms.js";
@@ -109,6 +111,8 @@ function workspace({ token, user }) {
     app.calls = new CallManager(app);
     app.files = new Attachments(app);
     app.goals = new Goals(app);
+    app.privateRooms = new PrivateRooms(app);
+    outbox.privateRooms = app.privateRooms;
     const stopFollowingLanguage = followInterfaceLanguage(app);
     const base = String(user.locale || "").slice(0, 2);
     if (LANGUAGES.includes(base) && base !== currentLanguage()) setLanguage(base);
@@ -129,6 +133,7 @@ function workspace({ token, user }) {
       app.calls.decorateChat(chat);
       app.files.decorateChat(chat);
       app.goals.decorateChat(chat);
+      if (chat.room?.private) chat.privatePanel = new PrivateRoomPanel(app, chat);
       roomList.select(roomId);
       show(chatPane, chat.root);
       layout.classList.add("room-open");

@@ -13,6 +13,7 @@ export class Outbox extends EventTarget {
     this.conn = connection;
     this.store = store;
     this.items = new Map(); // clientId -> {roomId, clientId, body, state, error}
+    this.privateRooms = null; // seals a private room's messages (private/session.js), set by the app
     connection.addEventListener("resync", () => this.retryWaiting());
     store.addEventListener("timeline", ({ detail }) => {
       for (const message of detail.added) this.settled(message);
@@ -33,13 +34,22 @@ export class Outbox extends EventTarget {
   async deliver(item) {
     item.state = "sending";
     this.changed(item.roomId);
-    const payload = { room_id: item.roomId, client_id: item.clientId, body: item.body };
+    let payload = { room_id: item.roomId, client_id: item.clientId, body: item.body };
     if (item.language) payload.language = item.language;
+    const room = this.store.rooms.get(item.roomId);
+    const sealing = room?.private && this.privateRooms;
     try {
+      let finding = null;
+      if (sealing) {
+        // Checked on this device before it is sealed: the server can no longer read it.
+        finding = await this.privateRooms.scan(room, item.body, item.language).catch(() => null);
+        payload = { room_id: item.roomId, client_id: item.clientId, sealed: await this.privateRooms.seal(item.roomId, item.clientId, item.body) };
+      }
       const { message } = await this.conn.call("message:send", payload);
       this.items.delete(item.clientId);
       this.store.mergeInto(item.roomId, [message]);
       this.changed(item.roomId);
+      if (finding) await this.privateRooms.report(room, message, finding).catch(() => {});
     } catch (error) {
       if (!this.items.has(item.clientId)) return;
       item.state = error.code === "offline" || error.code === "timeout" ? "waiting" : "failed";

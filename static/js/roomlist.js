@@ -14,8 +14,10 @@ export class RoomList {
     this.empty = el("p", { class: "empty", i18n: "rooms.empty" });
     const input = el("input", { type: "text", name: "username", autocomplete: "off", autocapitalize: "none", spellcheck: false, required: true });
     this.error = el("p", { class: "form-error", attrs: { role: "alert" } });
+    this.private = el("input", { type: "checkbox", id: "new-room-private", name: "private" });
     this.form = el("form", { class: "new-room", on: { submit: (e) => this.startConversation(e, input) } },
       field("rooms.start_with", input),
+      el("div", { class: "checkbox-field" }, this.private, el("label", { htmlFor: "new-room-private", i18n: "private.create_label" })),
       el("button", { type: "submit", i18n: "rooms.start" }),
       this.error);
     this.root = el("nav", { class: "rooms", attrs: { "aria-labelledby": "rooms-title" } },
@@ -44,6 +46,7 @@ export class RoomList {
       },
       peer ? el("span", { class: `dot${online ? " online" : ""}`, attrs: { "aria-hidden": "true" } }) : el("span", { class: "group-mark", attrs: { "aria-hidden": "true" }, text: "#" }),
       el("span", { class: "room-title", text: this.store.title(room) }),
+      room.private ? el("span", { class: "badge private", i18n: "private.badge_short" }) : null,
       peer ? el("span", { class: "visually-hidden", i18n: online ? "presence.online" : "presence.offline" }) : null,
       unread ? el("span", { class: "unread", text: t("rooms.unread", { count: unread }) }) : null);
       return el("li", {}, button);
@@ -57,8 +60,9 @@ export class RoomList {
     const username = input.value.trim().toLowerCase();
     if (!username) return;
     try {
-      const room = await this.store.directRoomWith(username);
+      const room = await this.store.directRoomWith(username, { private: this.private.checked });
       input.value = "";
+      this.private.checked = false;
       this.app.onOpen(room.id);
     } catch (error) {
       this.error.textContent = error.code === "not_found" ? t("rooms.no_such_user") : errorText(error);

@@ -29,6 +29,9 @@ export class RoomStore extends EventTarget {
     this.joinedResponders = new Map(); // roomId -> the crisis responder who joined during this visit
     // Extra message:history fields a feature asks for (translation: {translate_to}).
     this.historyOptions = () => ({});
+    // Private rooms (private/session.js): opens sealed messages in place before they are merged.
+    this.unseal = null;
+    this.merging = new Map(); // roomId -> the previous merge, so opened messages merge in arrival order
     this.listen();
   }
 
@@ -140,6 +143,14 @@ export class RoomStore extends EventTarget {
   }
 
   mergeInto(roomId, messages) {
+    if (!this.unseal || !messages.some((m) => m.sealed)) return this.mergeNow(roomId, messages);
+    const previous = this.merging.get(roomId) || Promise.resolve();
+    const job = previous.then(() => this.unseal(roomId, messages)).catch(() => {}).then(() => this.mergeNow(roomId, messages));
+    this.merging.set(roomId, job);
+    return job;
+  }
+
+  mergeNow(roomId, messages) {
     const timeline = this.timelines.get(roomId);
     if (!timeline?.loaded || !messages.length) return;
     const { added, changed } = timeline.merge(messages);
@@ -154,7 +165,7 @@ export class RoomStore extends EventTarget {
       const timeline = this.timelines.get(roomId);
       for (let page = 0; page < MAX_GAP_PAGES; page++) {
         const reply = await this.conn.call("message:history", { room_id: roomId, after_seq: timeline.lastSeq, limit: GAP_PAGE_SIZE, ...this.historyOptions() });
-        this.mergeInto(roomId, reply.messages);
+        await this.mergeInto(roomId, reply.messages);
         if (!reply.has_more) return;
       }
       await this.reloadNewest(roomId);
@@ -192,7 +203,7 @@ export class RoomStore extends EventTarget {
     timeline.loaded = true;
     timeline.hasMoreBefore = reply.has_more;
     timeline.knownLastSeq = reply.messages.at(-1)?.seq ?? 0;
-    this.mergeInto(roomId, reply.messages);
+    await this.mergeInto(roomId, reply.messages);
     await this.fillGapIfBehind(roomId);
   }
 
@@ -202,6 +213,7 @@ export class RoomStore extends EventTarget {
     if (!timeline?.loaded || !timeline.hasMoreBefore) return 0;
     const reply = await this.conn.call("message:history", { room_id: roomId, before_seq: timeline.firstSeq, limit: PAGE_SIZE, ...this.historyOptions() });
     timeline.hasMoreBefore = reply.has_more;
+    if (this.unseal) await this.unseal(roomId, reply.messages);
     const { added, changed } = timeline.merge(reply.messages);
     if (added.length || changed.length) this.emit("timeline", { roomId, added, changed, older: true });
     return added.length;
@@ -261,12 +273,13 @@ export class RoomStore extends EventTarget {
     }
   }
 
-  /** Open (or create) the direct room with a user found by username. */
-  async directRoomWith(username) {
+  /** Open (or create) the direct room with a user found by username; private: end-to-end encrypted. */
+  async directRoomWith(username, { private: sealed = false } = {}) {
     const { user } = await this.conn.call("user:find", { username });
-    const existing = [...this.rooms.values()].find((r) => r.kind === "direct" && r.members.some((m) => m.id === user.id));
+    const existing = [...this.rooms.values()].find((r) => r.kind === "direct" && Boolean(r.private) === sealed
+      && r.members.some((m) => m.id === user.id));
     if (existing) return existing;
-    const { room } = await this.conn.call("room:create", { kind: "direct", member_ids: [user.id] });
+    const { room } = await this.conn.call("room:create", { kind: "direct", member_ids: [user.id], private: sealed });
     this.upsertRoom(room);
     await this.join(room.id);
     return room;
