@@ -59,6 +59,7 @@ def _lexicon_data(language: str) -> dict[str, Any]:
         "pseudo_negations": sorted(list(p) for p in lexicon.pseudo_negations),
         "self_markers": sorted(lexicon.self_markers),
         "other_subjects": sorted(lexicon.other_subjects),
+        "longest": max(e.length for _key, e in lexicon.automaton.items()),
         "negation_window": lexicon.negation_window,
         "subject_window": lexicon.subject_window,
     }

@@ -26,7 +26,8 @@ export class Goals {
   }
 
   decorateChat(chat) {
-    if (mentorshipOf(chat.room, this.app.me)) chat.goals = new GoalsPanel(this.app, chat);
+    // Goals are kept readable to the server: a private room has none (docs/private-rooms.md).
+    if (!chat.room?.private && mentorshipOf(chat.room, this.app.me)) chat.goals = new GoalsPanel(this.app, chat);
   }
 }
 

@@ -217,7 +217,12 @@ function workspace({ token, user }) {
 
     conn.addEventListener("status", (e) => showBanner(e.detail.state));
     conn.addEventListener("unauthorized", () => end("signed-out"));
-    conn.socket.once("connect", () => store.load().catch(() => {}));
+    conn.socket.once("connect", () => {
+      store.load().catch(() => {});
+      // This browser's identity for private rooms, registered at once: others share keys with it
+      // from their next message on, so it reads from the moment it is known.
+      app.privateRooms.ready().catch(() => {});
+    });
     show(main);
     showSection(CONSOLE_ROLES.has(user.role) ? "crisis" : "chats");
     applyTranslations(main);

@@ -58,18 +58,27 @@ export class Detection {
 class Lexicon {
   constructor(language, data) {
     this.language = language;
-    this.entries = new Map();
-    this.longest = 0;
-    for (const [key, [phrase, kind, tier, category, length, selfEvident]] of Object.entries(data.entries)) {
-      this.entries.set(key, { phrase, kind, tier, category, length, selfEvident });
-      this.longest = Math.max(this.longest, length);
-    }
+    // The parsed JSON object itself (no copy: it has tens of thousands of keys), read with hasOwn.
+    this.table = data.entries;
+    this.found = new Map();
+    this.longest = data.longest;
     this.negations = new Set(data.negations);
     this.pseudoNegations = data.pseudo_negations;
     this.selfMarkers = new Set(data.self_markers);
     this.otherSubjects = new Set(data.other_subjects);
     this.negationWindow = data.negation_window;
     this.subjectWindow = data.subject_window;
+  }
+
+  entry(key) {
+    if (!Object.hasOwn(this.table, key)) return undefined;
+    let entry = this.found.get(key);
+    if (!entry) {
+      const [phrase, kind, tier, category, length, selfEvident] = this.table[key];
+      entry = { phrase, kind, tier, category, length, selfEvident };
+      this.found.set(key, entry);
+    }
+    return entry;
   }
 }
 
@@ -90,7 +99,7 @@ export class Detector {
       model.default_language);
     this.lexicons = new Map(this.languages.map((lang) => [lang, new Lexicon(lang, model.lexicons[lang])]));
     const classifier = model.classifier;
-    this.weights = new Map(Object.entries(classifier.weights));
+    this.weights = classifier.weights;
     this.bias = classifier.bias;
     this.thresholds = classifier.thresholds;
     this.maxTokens = classifier.max_tokens;
@@ -109,8 +118,7 @@ export class Detector {
     const seen = new Set(features);
     let total = 0;
     for (const feature of seen) {
-      const weight = this.weights.get(feature);
-      if (weight !== undefined) total += weight;
+      if (Object.hasOwn(this.weights, feature)) total += this.weights[feature];
     }
     const z = this.bias + total / Math.sqrt(seen.size);
     if (z < -30) return 0;
@@ -193,7 +201,7 @@ export class Detector {
         let key = "";
         for (let length = 1; length <= lexicon.longest && first + length <= words.length; length += 1) {
           key = length === 1 ? words[first] : key + " " + words[first + length - 1];
-          const entry = lexicon.entries.get(key);
+          const entry = lexicon.entry(key);
           if (entry) hits.push({ entry, first, last: first + length - 1, language: lexicon.language, negated: false });
         }
       }

@@ -29,26 +29,10 @@ function isUpper(text) {
 
 export class LanguageIdentifier {
   constructor(data, functionWords, shortMessageWords, defaultLanguage) {
+    this.data = data;
     this.classes = data.classes;
     this.prior = data.prior;
-    const packed = base64Bytes(data.features);
-    const halves = base64Bytes(data.weights_f16);
-    const view = new DataView(halves.buffer);
-    const width = this.classes.length;
-    this.features = new Map();
-    this.longest = 0;
-    let offset = 0;
-    let index = 0;
-    while (offset < packed.length) {
-      const length = packed[offset];
-      const key = String.fromCharCode(...packed.subarray(offset + 1, offset + 1 + length));
-      const weights = new Float64Array(width);
-      for (let c = 0; c < width; c += 1) weights[c] = halfToFloat(view.getUint16((index * width + c) * 2, true));
-      this.features.set(key, weights);
-      this.longest = Math.max(this.longest, length);
-      offset += 1 + length;
-      index += 1;
-    }
+    this.features = null; // built on the first identification: most messages never need one
     this.functionWords = functionWords;
     this.shortMessageWords = shortMessageWords;
     this.defaultLanguage = defaultLanguage;
@@ -78,7 +62,24 @@ export class LanguageIdentifier {
     return [this.classify(text), "identified"];
   }
 
+  /** Feature byte strings -> index into the float16 table, decoded once. */
+  load() {
+    if (this.features) return;
+    const packed = base64Bytes(this.data.features);
+    this.weights = new DataView(base64Bytes(this.data.weights_f16).buffer);
+    this.features = new Map();
+    this.longest = 0;
+    let offset = 0;
+    for (let index = 0; offset < packed.length; index += 1) {
+      const length = packed[offset];
+      this.features.set(String.fromCharCode(...packed.subarray(offset + 1, offset + 1 + length)), index);
+      this.longest = Math.max(this.longest, length);
+      offset += 1 + length;
+    }
+  }
+
   classify(text) {
+    this.load();
     const normal = (isUpper(text) ? text.toLowerCase() : text).normalize("NFC");
     const bytes = new TextEncoder().encode(normal);
     let latin = "";
@@ -95,10 +96,11 @@ export class LanguageIdentifier {
     }
     if (!counts.size) return this.classes[0];
     const scores = this.prior.slice();
+    const width = this.classes.length;
     for (const [key, count] of counts) {
-      const weights = this.features.get(key);
+      const row = this.features.get(key) * width;
       const scale = Math.log1p(count);
-      for (let c = 0; c < scores.length; c += 1) scores[c] += scale * weights[c];
+      for (let c = 0; c < width; c += 1) scores[c] += scale * halfToFloat(this.weights.getUint16((row + c) * 2, true));
     }
     let best = 0;
     for (let c = 1; c < scores.length; c += 1) if (scores[c] > scores[best]) best = c;

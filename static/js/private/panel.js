@@ -3,6 +3,7 @@
 import { el, show } from "../dom.js";
 import { t } from "../i18n.js";
 import { errorText } from "../chat.js";
+import { loadDetector } from "../crisis/detector.js";
 
 export class PrivateRoomPanel {
   constructor(app, chat) {
@@ -31,8 +32,9 @@ export class PrivateRoomPanel {
     chat.root.classList.add("is-private");
     this.sync();
     app.store.addEventListener("rooms", () => this.sync(), { signal: chat.abort.signal });
-    // The detector's data is a few MB: fetched while the person reads, not when they send.
     app.privateRooms.ready().catch(() => {});
+    // The detector's data is a few MB: fetched while the person reads, not when they send.
+    if (chat.room.safety_monitoring) loadDetector().catch(() => {});
   }
 
   sync() {
