@@ -70,6 +70,6 @@ async def on_device_alert(ctx: EventContext, p: DeviceAlert) -> dict[str, Any]:
     language = p.language or ctx.user.locale or ""
     detection = Detection(p.tier, language, (), (DEVICE_REASON,), language_source="caller", text=p.excerpt)
     view = {"id": message.id, "seq": message.seq, "safety": None, "language": language}
-    has_plan = p.tier >= 1 and await safety_plans.has_plan(services, ctx.user.id)
+    has_plan = await safety_plans.has_plan(services, ctx.user.id)
     await monitoring.act_on_grade(services, SentMessage(room, view, "", ctx.user), detection, has_plan)
     return {"alerted": p.tier >= 2}

@@ -183,6 +183,14 @@ TABLE: dict[tuple[str, str], Row] = {
     ("/", "goal:check_in"): Row(MEMBERS),
     ("/", "goal:close"): Row(MEMBERS),
     ("/", "goal:review"): Row(frozenset({"professional", "admin"})),
+    # private rooms (issue 20): the matrix room is not private, so its members reach "not_private";
+    # a device named by anyone else's id is refused as "not_your_device" (tests/test_private_rooms.py)
+    ("/", "device:register"): Row(EVERYONE),
+    ("/", "room:devices"): Row(MEMBERS),
+    ("/", "keys:share"): Row(MEMBERS),
+    ("/", "keys:fetch"): Row(EVERYONE),
+    ("/", "keys:ack"): Row(EVERYONE),
+    ("/", "crisis:device_alert"): Row(MEMBERS),
 }
 
 # HTTP: "public", "signed_in" (bearer token), "capability" (a secret in the URL, a signed

@@ -42,7 +42,8 @@ log = logging.getLogger("server.messages")
 router = EventRouter()
 
 HISTORY_MAX_PAGE = 500
-# Rooms known not to be private (a room never changes kind): a plaintext send to them skips the look-up.
+# (room, sender) pairs known to be a member's and not private (a room never changes kind): their
+# next plaintext send skips the look-up; the storing transaction checks membership again anyway.
 _OPEN_ROOMS_REMEMBERED = 50_000
 
 
@@ -99,7 +100,7 @@ class MessageService:
         self._room_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.hooks = MessageHooks()
         self._after_fanout_tasks: set[asyncio.Task[None]] = set()
-        self._open_rooms: set[str] = set()
+        self._open_rooms: set[tuple[str, str]] = set()
 
     def _validate_body(self, body: str) -> str:
         if not body.strip():
@@ -120,9 +121,9 @@ class MessageService:
             raise InvalidPayload("client_id has 1 to 64 characters.")
         if p.sealed is not None:
             return await self._send_sealed(sender, p)
-        body = self._validate_body(p.body)
         # Before any hook reads the body: a private room's plaintext must go no further.
         await self._refuse_plaintext_in_private_room(sender, p.room_id)
+        body = self._validate_body(p.body)
         services = self.services
         given_language = p.language
         hooks = self.hooks
@@ -177,20 +178,24 @@ class MessageService:
         return view
 
     async def _refuse_plaintext_in_private_room(self, sender: "AuthUser", room_id: str) -> None:
-        """``sealed_required`` for a member sending plaintext to a private room (others learn nothing)."""
-        if room_id in self._open_rooms or len(room_id) > 64:
+        """``sealed_required`` for a member sending plaintext to a private room; ``forbidden`` for
+        anyone not in the room, whatever they sent (they learn nothing about it)."""
+        if (room_id, sender.id) in self._open_rooms:
             return
-        async with self.services.db.read() as s:
-            private = await s.scalar(
-                select(Room.private).join(Membership, (Membership.room_id == Room.id) & (Membership.user_id == sender.id))
-                .where(Room.id == room_id)
-            )
+        private = None
+        if len(room_id) <= 64:
+            async with self.services.db.read() as s:
+                private = await s.scalar(
+                    select(Room.private).join(Membership, (Membership.room_id == Room.id) & (Membership.user_id == sender.id))
+                    .where(Room.id == room_id)
+                )
+        if private is None:
+            raise Forbidden("That room does not exist or you are not a member.")
         if private:
             raise InvalidPayload("This room is private: messages must be sealed on your device.", code="sealed_required")
-        if private is False:
-            if len(self._open_rooms) >= _OPEN_ROOMS_REMEMBERED:
-                self._open_rooms.clear()
-            self._open_rooms.add(room_id)
+        if len(self._open_rooms) >= _OPEN_ROOMS_REMEMBERED:
+            self._open_rooms.clear()
+        self._open_rooms.add((room_id, sender.id))
 
     async def _run_after_fanout(self, hook: FanoutHook, sent: SentMessage) -> None:
         try:

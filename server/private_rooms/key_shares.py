@@ -74,15 +74,15 @@ async def _own_device(s: Any, device_id: str, user_id: str) -> Device:
 
 @router.on("keys:share", ShareKeys)
 async def on_share(ctx: EventContext, p: ShareKeys) -> dict[str, Any]:
-    if not 1 <= len(p.shares) <= MAX_SHARES_PER_CALL:
-        raise InvalidPayload("Share a key with 1 to 100 devices at a time.", code="invalid_shares")
-    if any(len(x.key_id) > 64 or len(x.iv) > MAX_FIELD_CHARS or len(x.ciphertext) > MAX_FIELD_CHARS for x in p.shares):
-        raise InvalidPayload("A key share is too large.", code="invalid_shares")
     services = ctx.services
     await services.limiter.check(SHARE_RATE, "key-share", ctx.user.id, message=SHARING_TOO_FAST)
     async with services.db.transaction() as s:
         room = await require_private_member(s, p.room_id, ctx.user.id)
         await _own_device(s, p.device_id, ctx.user.id)
+        if not 1 <= len(p.shares) <= MAX_SHARES_PER_CALL:
+            raise InvalidPayload("Share a key with 1 to 100 devices at a time.", code="invalid_shares")
+        if any(len(x.key_id) > 64 or len(x.iv) > MAX_FIELD_CHARS or len(x.ciphertext) > MAX_FIELD_CHARS for x in p.shares):
+            raise InvalidPayload("A key share is too large.", code="invalid_shares")
         targets = {d.id: d for d in await member_devices(s, room.id)}
         if any(x.device_id not in targets for x in p.shares):
             raise Forbidden(NOT_A_MEMBER_DEVICE, code="not_a_member_device")
