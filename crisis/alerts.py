@@ -315,12 +315,18 @@ async def open_context(services: "Services", user: "AuthUser", alert_id: str, li
                            detail={"around_seq": row.message_seq, "limit": limit})
         view = (await alert_views(services, s, [row]))[0]
         author = await s.get(User, row.author_id)
+        room = await s.get(Room, row.room_id)
         room_id, seq = row.room_id, row.message_seq
+    author_view = {"id": author.id, "display_name": author.display_name} if author else None
+    if room is not None and room.private:
+        # End-to-end encrypted: the server holds only ciphertext, and the alert's excerpt is all there is.
+        return {"alert": view, "author": author_view, "message_seq": seq, "messages": [], "private": True,
+                "has_earlier": False, "has_later": False}
     before = await services.messages.history_page(room_id, after_seq=None, before_seq=seq + 1, limit=limit)
     after = await services.messages.history_page(room_id, after_seq=seq, before_seq=None, limit=limit)
     return {
         "alert": view,
-        "author": {"id": author.id, "display_name": author.display_name} if author else None,
+        "author": author_view,
         "message_seq": seq,
         "messages": before["messages"] + after["messages"],
         "has_earlier": before["has_more"],

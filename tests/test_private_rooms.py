@@ -201,6 +201,9 @@ async def test_a_risky_message_found_on_the_device_alerts_responders_with_its_ex
     assert retried == {"ok": True, "alerted": True}
     listed = await console.call("crisis:list", {})
     assert len([x for x in listed["alerts"] if x["room_id"] == room_id]) == 1
+    assert (await console.call("crisis:ack", {"alert_id": alert["id"]}))["ok"]
+    context = await console.call("crisis:context", {"alert_id": alert["id"], "limit": 20})
+    assert context["private"] is True and context["messages"] == [], "nothing of the conversation but the excerpt"
 
     assert code(await cb.call("crisis:device_alert", {"room_id": room_id, "message_id": sent["id"], "tier": 2, "excerpt": "x"})) == "not_found"
     assert code(await ca.call("crisis:device_alert", {"room_id": room_id, "message_id": sent["id"], "tier": 4, "excerpt": "x"})) == "invalid_finding"

@@ -177,6 +177,10 @@ async def test_a_risky_message_in_a_private_room_reaches_the_responder_with_its_
     await expect(alert).to_be_visible()
     await expect(alert.locator(".tier")).to_have_text("Tier 3")
     await expect(alert).not_to_contain_text(earlier)
+    await alert.get_by_role("button", name="Acknowledge — I'm on it").click()
+    await alert.get_by_role("button", name="View conversation context").click()
+    await expect(alert).to_contain_text("its conversation is end-to-end encrypted, so the excerpt above is all that can be shown")
+    await expect(alert).not_to_contain_text(earlier)
     await responder.screenshot("private-room-alert-on-console")
     await writer.screenshot("private-room-writer-crisis-lines")
     assert files_holding(debug_server.data_dir, earlier) == []

@@ -247,6 +247,10 @@ export class ResponderConsole {
     try {
       const reply = await this.conn.call("crisis:context", { alert_id: alert.id, limit: 20 });
       const author = reply.author?.id;
+      if (reply.private) {
+        show(details, el("p", { class: "hint", i18n: "crisis.context_private" }));
+        return;
+      }
       show(details, el("p", { class: "hint", i18n: "crisis.audited" }),
         el("ol", { class: "context" }, ...reply.messages.map((m) => el("li", { class: m.seq === reply.message_seq ? "flagged" : "" },
           el("span", { class: "msg-author", text: m.sender_id === author ? reply.author.display_name : t("crisis.other_person") }), " ",

@@ -16,6 +16,7 @@ import {
 export const ROTATE_AFTER_MESSAGES = 100;
 export const ROTATE_AFTER_MS = 7 * 24 * 3600 * 1000;
 const SHARES_PER_CALL = 100;
+const FETCH_AGAIN_MS = 2000;
 export const ALERT_TIER = 2;
 
 export class PrivateRooms {
@@ -26,6 +27,7 @@ export class PrivateRooms {
     this.keys = new KeyStore(app.me.id);
     this.identity = null;
     this.starting = null;
+    this.fetching = null;
     this.receiving = Promise.resolve();
     this.sending = new Map(); // roomId -> the previous seal's promise: one at a time per room
     this.conn.on("keys:incoming", (share) => { this.receiving = this.receiving.then(() => this.receive([share])).catch(() => {}); });
@@ -151,7 +153,9 @@ export class PrivateRooms {
       key = await this.keys.get("inbound", id);
     }
     if (!key && this.identity) {
-      await this.fetchShares();
+      // One fetch serves every message opened meanwhile (a page of history without keys asks once).
+      this.fetching ||= this.fetchShares().finally(() => setTimeout(() => { this.fetching = null; }, FETCH_AGAIN_MS));
+      await this.fetching.catch(() => {});
       key = await this.keys.get("inbound", id);
     }
     if (!key) throw new Error("no key for this message on this device");
