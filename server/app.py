@@ -26,7 +26,7 @@ from server.accounts import blocks, http_api, profile
 from server.accounts.auth import TokenService
 from server.accounts.http_api import error_middleware
 from server.accounts.users import UserService
-from server.chat import messages, presence, presence_redis, rooms
+from server.chat import messages, presence, presence_redis, reactions, rooms
 from server.chat.messages import MessageService
 from server.chat.presence import Presence
 from server.chat.presence_redis import RedisPresence
@@ -78,6 +78,7 @@ FEATURES += (crisis_safety_plans,)  # the writer's own safety plan (issue 15)
 FEATURES += (rewards_events, scheduling_events, matching_events)  # sessions, matching, rewards (issue 5)
 FEATURES += (mentorship_events,)  # requests, mentorships, feedback, block and report (issue 18)
 FEATURES += (file_http, attachments, resources, goal_events)  # files, libraries, shared goals (issue 22)
+FEATURES += (reactions,)  # emoji reactions on messages (issue 19)
 
 
 def build_sio(settings: Settings) -> socketio.AsyncServer:
@@ -171,6 +172,7 @@ def register_message_hooks(services: Services) -> None:
     hooks.after_fanout.append(translation_delivery.deliver_translations)
     hooks.after_fanout.append(services.crisis.contacts)
     hooks.history.append(translation_delivery.attach_translations)
+    hooks.pages.append(reactions.attach_reactions)
     services.health["safety_monitoring"] = functools.partial(crisis_coverage.coverage_report, services)
 
 
