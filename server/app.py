@@ -62,6 +62,7 @@ from server.transport.events import Dispatcher
 from server.transport.ratelimit import RateLimiter
 from server.transport.security import cors_and_csrf_middleware, install_security
 from signaling import events as call_events
+from signaling import media_state as call_media_state
 from signaling.calls import CallService
 
 log = logging.getLogger("server.app")
@@ -78,7 +79,7 @@ FEATURES += (crisis_safety_plans,)  # the writer's own safety plan (issue 15)
 FEATURES += (rewards_events, scheduling_events, matching_events)  # sessions, matching, rewards (issue 5)
 FEATURES += (mentorship_events,)  # requests, mentorships, feedback, block and report (issue 18)
 FEATURES += (file_http, attachments, resources, goal_events)  # files, libraries, shared goals (issue 22)
-FEATURES += (reactions,)  # emoji reactions on messages (issue 19)
+FEATURES += (reactions, call_media_state)  # reactions; who is muted or has the camera off in a call (issue 19)
 
 
 def build_sio(settings: Settings) -> socketio.AsyncServer:

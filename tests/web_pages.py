@@ -117,7 +117,7 @@ class WebUser:
         return await self.page.locator("ol.messages:not(.outbox) > li .msg-body").all_text_contents()
 
     async def seqs(self) -> list[int]:
-        return [int(s) for s in await self.page.locator("ol.messages:not(.outbox) > li").evaluate_all("ns => ns.map(n => n.dataset.seq)")]
+        return [int(s) for s in await self.page.locator("ol.messages:not(.outbox) > li[data-seq]").evaluate_all("ns => ns.map(n => n.dataset.seq)")]
 
     # ---- calls ----
 

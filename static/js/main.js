@@ -20,6 +20,8 @@ import { CONSOLE_ROLES, ResponderConsole } from "./responder.js";
 import { ScheduleView } from "./schedule.js";
 import { forgetToken, savedToken, signIn } from "./session.js";
 import { Translations } from "./translation.js";
+import { followCallRegion, followVisibleHeight, foldingTopBar } from "./shell.js";
+import { Notifier } from "./notify.js";
 
 const BACK_ONLINE_NOTICE_MS = 3000;
 
@@ -61,6 +63,8 @@ function showBanner(state) {
 
 async function start() {
   await setLanguage(preferredLanguage());
+  followVisibleHeight();
+  foldingTopBar();
   languagePicker();
   installHelp();
   for (;;) {
@@ -99,7 +103,7 @@ function workspace({ token, user }) {
     setHelpProfile(user, conn);
     conn.on("crisis:resources", showCrisisResources);
     // A mentorship's news (a request, an answer, an end) is read out wherever the person is.
-    for (const event of ["match:requested", "match:accepted", "match:declined", "match:expired", "mentorship:ended"]) {
+    for (const event of ["match:requested", "match:accepted", "match:declined", "match:expired", "mentorship:ended", "session:cancelled", "session:rescheduled"]) {
       conn.on(event, ({ notice }) => notice && announce(notice));
     }
     store.addEventListener("responder_joined", ({ detail }) => {
@@ -107,6 +111,9 @@ function workspace({ token, user }) {
     });
     app.translations = new Translations(app);
     app.calls = new CallManager(app);
+    followCallRegion(app.calls.region);
+    app.openRoomId = () => (chat && layout.isConnected && !layout.hidden ? chat.roomId : null);
+    app.notifier = new Notifier(app);
     app.files = new Attachments(app);
     app.goals = new Goals(app);
     const stopFollowingLanguage = followInterfaceLanguage(app);
@@ -120,6 +127,7 @@ function workspace({ token, user }) {
     const chatPane = el("div", { class: "chat-pane" }, el("p", { class: "empty placeholder", i18n: "chat.pick_room" }));
     const layout = el("div", { class: "workspace" }, roomList.root, chatPane);
     let chat = null;
+    const lastRoomKey = `mv.last_room.${user.id}`;
     // A room the user lost access to (a crisis responder who left, or whose alert closed) closes.
     store.addEventListener("rooms", () => chat && !store.rooms.has(chat.roomId) && closeRoom());
 
@@ -132,6 +140,9 @@ function workspace({ token, user }) {
       roomList.select(roomId);
       show(chatPane, chat.root);
       layout.classList.add("room-open");
+      // Coming back (a reload, a new visit) opens the conversation the person was in.
+      localStorage.setItem(lastRoomKey, roomId);
+      app.notifier.seen(roomId);
       await chat.start().catch(() => {});
       chat?.focusComposer();
     }
@@ -142,6 +153,7 @@ function workspace({ token, user }) {
       chat = null;
       roomList.select(null);
       layout.classList.remove("room-open");
+      localStorage.removeItem(lastRoomKey);
       show(chatPane, el("p", { class: "empty placeholder", i18n: "chat.pick_room" }));
       if (roomId) roomList.root.querySelector(`[data-room-id="${CSS.escape(roomId)}"]`)?.focus();
     }
@@ -160,6 +172,7 @@ function workspace({ token, user }) {
     function end(reason) {
       chat?.destroy();
       app.calls.destroy();
+      app.notifier.destroy();
       stopFollowingLanguage();
       app.settings?.destroy();
       app.console?.destroy();
@@ -212,7 +225,10 @@ function workspace({ token, user }) {
 
     conn.addEventListener("status", (e) => showBanner(e.detail.state));
     conn.addEventListener("unauthorized", () => end("signed-out"));
-    conn.socket.once("connect", () => store.load().catch(() => {}));
+    conn.socket.once("connect", () => store.load().then(() => {
+      const last = localStorage.getItem(lastRoomKey);
+      if (last && store.rooms.has(last) && !chat && layout.isConnected && !layout.hidden) openRoom(last);
+    }).catch(() => {}));
     show(main);
     showSection(CONSOLE_ROLES.has(user.role) ? "crisis" : "chats");
     applyTranslations(main);

@@ -23,8 +23,8 @@ export class Outbox extends EventTarget {
     return [...this.items.values()].filter((item) => item.roomId === roomId);
   }
 
-  async send(roomId, body, language) {
-    const item = { roomId, clientId: newClientId(), body, language, state: "sending", error: null };
+  async send(roomId, body, language, replyTo = "") {
+    const item = { roomId, clientId: newClientId(), body, language, replyTo, state: "sending", error: null };
     this.items.set(item.clientId, item);
     this.changed(roomId);
     await this.deliver(item);
@@ -35,6 +35,7 @@ export class Outbox extends EventTarget {
     this.changed(item.roomId);
     const payload = { room_id: item.roomId, client_id: item.clientId, body: item.body };
     if (item.language) payload.language = item.language;
+    if (item.replyTo) payload.reply_to = item.replyTo;
     try {
       const { message } = await this.conn.call("message:send", payload);
       this.items.delete(item.clientId);

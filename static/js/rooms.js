@@ -55,6 +55,10 @@ export class RoomStore extends EventTarget {
       if (MEMBERSHIP_ACTIONS.has(action) && this.rooms.has(room_id)) this.join(room_id).catch(() => {});
     });
     c.on("message:edited", (message) => this.mergeInto(message.room_id, [message]));
+    c.on("message:reactions", ({ room_id, message_id, reactions }) => {
+      const changed = this.timelines.get(room_id)?.setReactions(message_id, reactions);
+      if (changed) this.emit("timeline", { roomId: room_id, added: [], changed: [changed] });
+    });
     c.on("message:deleted", ({ room_id, message_id }) => {
       const changed = this.timelines.get(room_id)?.markDeleted(message_id);
       if (changed) this.emit("timeline", { roomId: room_id, added: [], changed: [changed] });
