@@ -9,7 +9,8 @@ const REFRESH_MS = 30000;
 const HOST_ROLES = new Set(["mentor", "leader", "professional", "admin"]);
 const SESSION_EVENTS = ["session:booked", "session:scheduled", "session:cancelled", "session:rescheduled", "session:status"];
 const SLOTS_PER_PAGE = 12;
-const SLOT_DAYS = 14;
+const SLOT_DAYS = 7;
+const SLOT_HORIZON_DAYS = 28; // how far ahead "Later times" goes
 
 /** The reader's time zone, named in their language ("Central European Time (Europe/Madrid)"). */
 export function zoneName() {
@@ -123,24 +124,43 @@ export class ScheduleView {
       } catch (err) {
         this.error.textContent = errorText(err);
       }
-    });
+    }).catch((err) => { this.error.textContent = errorText(err); });
   }
 
-  /** A host's free times, a page at a time, each a button that calls ``choose(slot)``. */
+  /** A host's free times, a page at a time (a week fetched at a time), each a button that calls ``choose(slot)``. */
   async slotPicker(hostId, box, choose) {
-    const reply = await this.app.conn.call("availability:slots", { host_id: hostId, days: SLOT_DAYS });
-    const free = reply.slots.filter((s) => s.free && Date.parse(s.starts_at) > Date.now());
+    const free = [];
+    let nextFrom = "";
+    let more = true;
+    const fetchWeek = async () => {
+      const reply = await this.app.conn.call("availability:slots", { host_id: hostId, days: SLOT_DAYS, ...(nextFrom ? { from_date: nextFrom } : {}) });
+      free.push(...reply.slots.filter((s) => s.free && Date.parse(s.starts_at) > Date.now()));
+      const last = reply.slots.at(-1);
+      // The next week starts the day after the last slot, in the host's own calendar.
+      if (last) nextFrom = nextDay(last.host_local.slice(0, 10));
+      more = Boolean(last) && (nextFrom <= dateAfterDays(SLOT_HORIZON_DAYS));
+    };
+    await fetchWeek();
     let page = 0;
     const slots = el("ul", { class: "slots" });
     const earlier = el("button", { type: "button", class: "small", i18n: "schedule.earlier", on: { click: () => { page -= 1; render(); } } });
-    const later = el("button", { type: "button", class: "small", i18n: "schedule.later", on: { click: () => { page += 1; render(); } } });
+    const later = el("button", {
+      type: "button", class: "small", i18n: "schedule.later",
+      on: {
+        click: async () => {
+          page += 1;
+          while (more && free.length <= page * SLOTS_PER_PAGE) await fetchWeek();
+          render();
+        },
+      },
+    });
     const render = () => {
       const shown = free.slice(page * SLOTS_PER_PAGE, (page + 1) * SLOTS_PER_PAGE);
       show(slots, ...(shown.length ? shown.map((slot) => el("li", {},
         el("button", { type: "button", class: "small", text: formatDateTime(slot.starts_at, currentLanguage()), on: { click: () => choose(slot) } })))
         : [el("li", { class: "empty", i18n: "schedule.no_slots" })]));
       earlier.hidden = page === 0;
-      later.hidden = (page + 1) * SLOTS_PER_PAGE >= free.length;
+      later.hidden = !more && (page + 1) * SLOTS_PER_PAGE >= free.length;
     };
     render();
     show(box, slots, el("div", { class: "row slot-pages" }, earlier, later));
@@ -244,4 +264,15 @@ export class ScheduleView {
         },
       }), out);
   }
+}
+
+/** "2027-03-08" → "2027-03-09" (calendar arithmetic on a plain date). */
+function nextDay(isoDate) {
+  const d = new Date(`${isoDate}T12:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + 1);
+  return d.toISOString().slice(0, 10);
+}
+
+function dateAfterDays(days) {
+  return new Date(Date.now() + days * 86400000).toISOString().slice(0, 10);
 }
