@@ -26,7 +26,7 @@ from server.accounts import blocks, http_api, profile
 from server.accounts.auth import TokenService
 from server.accounts.http_api import error_middleware
 from server.accounts.users import UserService
-from server.chat import messages, presence, presence_redis, reactions, rooms
+from server.chat import messages, presence, presence_redis, previews, reactions, rooms
 from server.chat.messages import MessageService
 from server.chat.presence import Presence
 from server.chat.presence_redis import RedisPresence
@@ -79,7 +79,7 @@ FEATURES += (crisis_safety_plans,)  # the writer's own safety plan (issue 15)
 FEATURES += (rewards_events, scheduling_events, matching_events)  # sessions, matching, rewards (issue 5)
 FEATURES += (mentorship_events,)  # requests, mentorships, feedback, block and report (issue 18)
 FEATURES += (file_http, attachments, resources, goal_events)  # files, libraries, shared goals (issue 22)
-FEATURES += (reactions, call_media_state)  # reactions; who is muted or has the camera off in a call (issue 19)
+FEATURES += (reactions, previews, call_media_state)  # reactions; who is muted or has the camera off in a call (issue 19)
 
 
 def build_sio(settings: Settings) -> socketio.AsyncServer:

@@ -120,3 +120,24 @@ async def test_only_members_react_and_only_with_the_offered_emoji(two_processes)
     odd = await b.call("reaction:toggle", {"room_id": room_id, "message_id": sent["message"]["id"], "emoji": "<b>"})
     assert odd["error"]["code"] == "invalid_reaction", odd
     await close_all(mentee, mentor, outsider)
+
+
+async def test_the_room_list_previews_the_newest_message_and_counts_what_is_unread(two_processes) -> None:
+    one, two = two_processes
+    mentee, mentor, a, b, room_id = await _pair(one, two)
+    for i, body in enumerate(["First", "Second", "How was your week? " + "x" * 100]):
+        await b.call("message:send", {"room_id": room_id, "client_id": f"p{i}", "body": body})
+    previews = {p["room_id"]: p for p in (await a.call("room:previews"))["previews"]}
+    preview = previews[room_id]
+    assert preview["unread"] == 3
+    assert preview["last"]["sender_id"] == mentor.id
+    assert preview["last"]["excerpt"] == ("How was your week? " + "x" * 100)[:80]
+    await a.call("receipt:read", {"room_id": room_id, "seq": 2})
+    await a.call("message:send", {"room_id": room_id, "client_id": "mine", "body": "Good"})
+    preview = {p["room_id"]: p for p in (await a.call("room:previews"))["previews"]}[room_id]
+    assert preview["unread"] == 1, "the reader's own messages are never unread"
+    assert preview["last"]["excerpt"] == "Good"
+    outsider = await register(one)
+    c = await outsider.connect()
+    assert room_id not in {p["room_id"] for p in (await c.call("room:previews"))["previews"]}
+    await close_all(mentee, mentor, outsider)
