@@ -14,7 +14,7 @@ import msgspec
 from sqlalchemy import select
 
 from server.chat.room_access import require_member
-from server.core.errors import Forbidden
+from server.core.errors import Conflict, NotFound
 from server.core.i18n import N_
 from server.storage.models import Call, CallParticipant
 from server.transport.events import EventContext, EventRouter
@@ -34,10 +34,13 @@ class MediaState(msgspec.Struct, forbid_unknown_fields=True):
 async def on_media_state(ctx: EventContext, p: MediaState) -> dict[str, Any]:
     async with ctx.services.db.read() as s:
         call = await s.get(Call, p.call_id) if len(p.call_id) <= 64 else None
-        me = await s.get(CallParticipant, (p.call_id, ctx.user.id)) if call else None
-        if call is None or me is None or me.state != "joined" or call.state == "ended":
-            raise Forbidden(NOT_IN_CALL, code="not_in_call")
+        if call is None:
+            raise NotFound(NOT_IN_CALL, code="not_in_call")
+        # A stranger to the room is refused as such; a member out of this call is told to join.
         await require_member(s, call.room_id, ctx.user.id)
+        me = await s.get(CallParticipant, (p.call_id, ctx.user.id))
+        if me is None or me.state != "joined" or call.state == "ended":
+            raise Conflict(NOT_IN_CALL, code="not_in_call")
         sids = list(await s.scalars(select(CallParticipant.sid).where(
             CallParticipant.call_id == call.id, CallParticipant.state == "joined",
             CallParticipant.user_id != ctx.user.id, CallParticipant.sid.is_not(None),
