@@ -27,7 +27,7 @@ from server.accounts import blocks, http_api, profile
 from server.accounts.auth import TokenService
 from server.accounts.http_api import error_middleware
 from server.accounts.users import UserService
-from server.chat import messages, presence, presence_redis, rooms
+from server.chat import messages, presence, presence_redis, previews, reactions, rooms
 from server.chat.messages import MessageService
 from server.chat.presence import Presence
 from server.chat.presence_redis import RedisPresence
@@ -65,6 +65,7 @@ from server.transport.events import Dispatcher
 from server.transport.ratelimit import RateLimiter
 from server.transport.security import cors_and_csrf_middleware, install_security
 from signaling import events as call_events
+from signaling import media_state as call_media_state
 from signaling.calls import CallService
 
 log = logging.getLogger("server.app")
@@ -82,6 +83,7 @@ FEATURES += (rewards_events, scheduling_events, matching_events)  # sessions, ma
 FEATURES += (mentorship_events,)  # requests, mentorships, feedback, block and report (issue 18)
 FEATURES += (file_http, attachments, resources, goal_events)  # files, libraries, shared goals (issue 22)
 FEATURES += (private_devices, private_key_shares, crisis_device_alerts)  # end-to-end encrypted rooms (issue 20)
+FEATURES += (reactions, previews, call_media_state)  # reactions; who is muted or has the camera off in a call (issue 19)
 
 
 def build_sio(settings: Settings) -> socketio.AsyncServer:
@@ -175,6 +177,7 @@ def register_message_hooks(services: Services) -> None:
     hooks.after_fanout.append(translation_delivery.deliver_translations)
     hooks.after_fanout.append(services.crisis.contacts)
     hooks.history.append(translation_delivery.attach_translations)
+    hooks.pages.append(reactions.attach_reactions)
     services.health["safety_monitoring"] = functools.partial(crisis_coverage.coverage_report, services)
 
 

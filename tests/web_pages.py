@@ -85,8 +85,9 @@ class WebUser:
         await panel.get_by_label("Username").fill(username)
         await panel.get_by_label("Password").fill(password)
         await panel.get_by_role("button", name="Sign in").click()
-        # The name shown beside "Sign out", whatever language the saved profile switches the page to.
-        await expect(page.locator("#user-area .who")).to_be_visible()
+        # The name beside "Sign out", whatever language the saved profile switches the page to (on a
+        # phone it sits in the folded menu, so it is there but not necessarily visible).
+        await expect(page.locator("#user-area .who")).to_be_attached()
         return self
 
     # ---- chat ----
@@ -117,7 +118,7 @@ class WebUser:
         return await self.page.locator("ol.messages:not(.outbox) > li .msg-body").all_text_contents()
 
     async def seqs(self) -> list[int]:
-        return [int(s) for s in await self.page.locator("ol.messages:not(.outbox) > li").evaluate_all("ns => ns.map(n => n.dataset.seq)")]
+        return [int(s) for s in await self.page.locator("ol.messages:not(.outbox) > li[data-seq]").evaluate_all("ns => ns.map(n => n.dataset.seq)")]
 
     # ---- calls ----
 

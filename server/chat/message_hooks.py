@@ -5,7 +5,8 @@ runs before the room's lock (crisis scanning, with any translation it needs); in
 transaction every ``pre_send_check`` may refuse it (a group's slow mode); once it is durable, what
 the pre-send hooks asked for and every ``before_fanout`` hook run (storing a crisis alert);
 ``message:new`` goes out; the ``after_fanout`` hooks start as tasks (translations, a responder's
-first contact); the sender gets the ack. ``history`` hooks add to pages of history (translations).
+first contact); the sender gets the ack. ``history`` hooks add to pages of history asked to be translated (translations), ``pages`` hooks
+to every page (reactions).
 Everything is registered in one place, ``server/app.py``, so reading it lists what runs.
 """
 
@@ -66,6 +67,8 @@ PreSendCheck = Callable[[AsyncSession, Room, Membership, "AuthUser"], Awaitable[
 LanguageOf = Callable[["Services", str, "AuthUser", str], str]
 # Adds to a page of history views for the caller (e.g. a translation into ``translate_to``).
 HistoryHook = Callable[["Services", list[dict[str, Any]], str], Awaitable[None]]
+# Adds to every page of history, asked for a translation or not (e.g. each message's reactions).
+PageHook = Callable[["Services", list[dict[str, Any]]], Awaitable[None]]
 
 
 @dataclass
@@ -76,3 +79,4 @@ class MessageHooks:
     before_fanout: list[FanoutHook] = field(default_factory=list)
     after_fanout: list[FanoutHook] = field(default_factory=list)
     history: list[HistoryHook] = field(default_factory=list)
+    pages: list[PageHook] = field(default_factory=list)

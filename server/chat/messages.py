@@ -31,6 +31,7 @@ from server.transport.addressing import socket_room
 from server.transport.events import EventContext, EventRouter
 
 from .message_hooks import SAFETY_REVIEW, FanoutHook, MessageHooks, OutgoingMessage, SentMessage
+from .replies import checked_reply_to
 from .room_access import require_member
 from .sealed import SealedEnvelope, check_envelope
 
@@ -54,6 +55,8 @@ class SendMessage(msgspec.Struct, forbid_unknown_fields=True):
     language: str = ""
     # A private room's message: sealed on the sender's device, never a body (server/chat/sealed.py).
     sealed: SealedEnvelope | None = None
+    # The id of an earlier message of this room that this one answers.
+    reply_to: str = ""
 
 
 class EditMessage(msgspec.Struct, forbid_unknown_fields=True):
@@ -91,6 +94,7 @@ def message_view(room_id: str, row: Message, body: str | None) -> dict[str, Any]
         "deleted": row.deleted_at is not None,
         "safety": row.safety,
         "sealed": row.sealed,
+        "reply_to": row.reply_to,
     }
 
 
@@ -246,6 +250,7 @@ class MessageService:
                     raise InvalidPayload("Only a private room's messages are sealed.", code="not_private")
                 if membership.muted_until is not None and membership.muted_until > datetime.now(timezone.utc):
                     raise Forbidden("You are muted in this room for now.", code="muted")
+                reply_to = await checked_reply_to(s, room.id, p.reply_to)
                 for check in self.hooks.pre_send_checks:
                     await check(s, room, membership, sender)
                 await services.limiter.check(
@@ -263,12 +268,12 @@ class MessageService:
                 row = Message(
                     id=message_id, room_id=room.id, seq=seq, sender_id=sender.id, client_id=p.client_id,
                     nonce=nonce, ciphertext=ciphertext, language=p.language[:8], kind=kind,
-                    created_at=datetime.now(timezone.utc), safety=safety, sealed=sealed,
+                    created_at=datetime.now(timezone.utc), safety=safety, sealed=sealed, reply_to=reply_to,
                 )
                 await s.execute(insert(messages).values(
                     id=row.id, room_id=row.room_id, seq=seq, sender_id=row.sender_id, client_id=row.client_id,
                     nonce=nonce, ciphertext=ciphertext, language=row.language, kind=kind, created_at=row.created_at,
-                    safety=safety, sealed=sealed,
+                    safety=safety, sealed=sealed, reply_to=reply_to,
                 ))
                 # Not flushed: the room row was already bumped by the UPDATE above.
                 s.expunge(room)
@@ -352,7 +357,10 @@ class MessageService:
         rows = rows[:limit]
         if after_seq is None:
             rows.reverse()
-        return {"messages": [message_view(room_id, r, self.decrypt(room, r)) for r in rows], "has_more": has_more}
+        views = [message_view(room_id, r, self.decrypt(room, r)) for r in rows]
+        for page_hook in self.hooks.pages:
+            await page_hook(self.services, views)
+        return {"messages": views, "has_more": has_more}
 
 
 async def _message_in_room(s: AsyncSession, room_id: str, message_id: str) -> Message:

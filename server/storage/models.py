@@ -135,10 +135,34 @@ class Message(Base):
     # A private room's message: the envelope its sender's device sealed (server/chat/sealed.py),
     # stored and relayed as is; ``nonce``/``ciphertext`` stay empty.
     sealed: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # The message this one answers, always of the same room (checked in server/chat/replies.py).
+    reply_to: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
     __table_args__ = (
         UniqueConstraint("room_id", "seq", name="uq_messages_room_seq"),
         UniqueConstraint("room_id", "sender_id", "client_id", name="uq_messages_client_id"),
+    )
+
+
+class MessageReaction(Base):
+    """One person's emoji on one message. The emoji is sealed with the room key like a body (a
+    reaction to "I relapsed" says as much as a reply); ``tag`` is a keyed digest of it, so one
+    person adds each emoji once without the database learning which emoji it is."""
+
+    __tablename__ = "message_reactions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    room_id: Mapped[str] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    tag: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("message_id", "user_id", "tag", name="uq_message_reactions_once"),
+        Index("ix_message_reactions_room", "room_id"),
     )
 
 

@@ -8,7 +8,7 @@
 //
 // CallManager lives as long as the signed-in workspace: it shows incoming calls, adds the call
 // buttons to a conversation and owns the one active CallSession (the call panel).
-import { el } from "./dom.js";
+import { el, show } from "./dom.js";
 import { t } from "./i18n.js";
 import { errorText } from "./chat.js";
 import { QualityMeter, readTotals } from "./callquality.js";
@@ -31,6 +31,7 @@ export class CallManager {
     c.on("call:accepted", (event) => this.sessionFor(event.call_id)?.onAccepted(event));
     c.on("call:declined", (event) => this.sessionFor(event.call_id)?.onDeclined(event));
     c.on("call:left", (event) => this.sessionFor(event.call_id)?.onLeft(event));
+    c.on("call:media_state", (event) => this.sessionFor(event.call_id)?.onMediaState(event));
     c.on("call:ended", (event) => {
       this.dismissRing(event.call_id);
       this.sessionFor(event.call_id)?.finish(event.reason);
@@ -81,10 +82,12 @@ export class CallManager {
     const titleId = `ring-title-${call.id}`;
     const accept = el("button", { type: "button", class: "primary", i18n: "call.accept", on: { click: () => this.accept(call, name) } });
     const decline = el("button", { type: "button", class: "danger", i18n: "call.decline", on: { click: () => this.decline(call) } });
+    const check = deviceCheck(call.media);
     const notice = el("section", { class: "call-ring", attrs: { role: "alertdialog", "aria-labelledby": titleId, "aria-describedby": `${titleId}-text` } },
       el("h2", { id: titleId, i18n: "call.incoming_title" }),
       el("p", { id: `${titleId}-text`, text }),
-      el("div", { class: "row" }, accept, decline));
+      el("div", { class: "row" }, accept, decline, check.button), check.root);
+    notice.stopCheck = check.stop;
     this.rings.set(call.id, notice);
     this.region.append(notice);
     this.app.announce(text);
@@ -96,6 +99,7 @@ export class CallManager {
     if (!notice) return;
     this.rings.delete(callId);
     const hadFocus = notice.contains(document.activeElement);
+    notice.stopCheck();
     notice.remove();
     if (hadFocus) document.getElementById("main")?.focus();
   }
@@ -155,6 +159,12 @@ class CallSession {
     this.status = el("p", { class: "call-status", attrs: { role: "status" }, i18n: "call.starting" });
     this.notice = el("p", { class: "call-notice", hidden: true });
     this.remoteVideo = el("video", { class: "remote-video", autoplay: true, playsInline: true, i18nAttrs: { "aria-label": "call.their_video" } });
+    // The other person's tile: their name, and in words whether their microphone or camera is off.
+    this.peerFlags = el("span", { class: "tile-flags" });
+    this.peerCameraOff = el("p", { class: "camera-off-card", hidden: true });
+    this.peerName = el("span", { class: "tile-name" });
+    this.remoteTile = el("div", { class: "tile remote-tile" }, this.remoteVideo, this.peerCameraOff, this.peerName, this.peerFlags);
+    this.chatToggle = el("button", { type: "button", class: "call-chat-toggle", i18n: "call.hide_chat", attrs: { "aria-pressed": "false" }, on: { click: () => this.toggleChat() } });
     this.tiles = el("div", { class: "call-tiles" });
     this.localVideo = el("video", { class: "local-video", autoplay: true, playsInline: true, muted: true, i18nAttrs: { "aria-label": "call.your_video" } });
     this.qualityText = el("span", { class: "quality-level", i18n: "call.quality_measuring" });
@@ -168,9 +178,9 @@ class CallSession {
     return el("section", { class: "call-panel", attrs: { "aria-labelledby": "call-title" } },
       el("h2", { id: "call-title", tabIndex: -1, text: t("call.with", { name: title }) }),
       this.status, this.notice,
-      el("div", { class: "call-stage" }, this.remoteVideo, this.tiles, this.localVideo),
+      el("div", { class: "call-stage" }, this.remoteTile, this.tiles, this.localVideo),
       this.quality,
-      el("div", { class: "call-controls" }, this.micButton, this.cameraButton, this.hangUpButton));
+      el("div", { class: "call-controls" }, this.micButton, this.cameraButton, this.chatToggle, this.hangUpButton));
   }
 
   setStatus(key, params) {
@@ -244,6 +254,26 @@ class CallSession {
     this.showNotice(t("call.declined_by", { name }));
   }
 
+  /** The other person muted or turned their camera off (or back on). */
+  onMediaState({ user_id, audio, video }) {
+    const name = this.app.store.memberName(this.roomId, user_id) || t("chat.someone");
+    this.peerName.textContent = name;
+    show(this.peerFlags,
+      audio ? null : el("span", { class: "tile-flag mic-off", text: t("call.peer_muted", { name }) }),
+      video || this.media !== "video" ? null : el("span", { class: "tile-flag camera-off", text: t("call.peer_camera_off", { name }) }));
+    this.peerCameraOff.hidden = video || this.media !== "video";
+    this.peerCameraOff.textContent = t("call.peer_camera_off", { name });
+  }
+
+  /** On a phone: the call full screen, or the call above the chat (the composer in view). */
+  toggleChat() {
+    const full = !document.body.classList.contains("call-full");
+    document.body.classList.toggle("call-full", full);
+    this.chatToggle.setAttribute("aria-pressed", String(full));
+    this.chatToggle.dataset.i18n = full ? "call.show_chat" : "call.hide_chat";
+    this.chatToggle.textContent = t(this.chatToggle.dataset.i18n);
+  }
+
   onLeft({ user_id }) {
     this.setParticipantState(user_id, "left");
     const name = this.app.store.memberName(this.roomId, user_id) || t("chat.someone");
@@ -256,6 +286,7 @@ class CallSession {
     this.peerId = peerId ?? this.call.participants.find((p) => p.user_id !== this.app.me.id && p.state === "joined")?.user_id
       ?? this.call.started_by;
     this.polite = Boolean(this.me?.polite);
+    this.peerName.textContent = this.app.store.memberName(this.roomId, this.peerId) || t("chat.someone");
     this.setStatus("call.connecting");
     const pc = this.newPeerConnection({ iceServers: this.iceServers });
     pc.onicecandidate = ({ candidate }) => {
@@ -321,7 +352,7 @@ class CallSession {
 
   async joinRelay() {
     this.setStatus("call.connecting");
-    this.remoteVideo.hidden = true;
+    this.remoteTile.hidden = true;
     try {
       const { layout } = await this.conn.call("media:layout");
       const pc = this.newPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
@@ -425,6 +456,14 @@ class CallSession {
     button.textContent = t(key);
     button.classList.toggle("off", !enabled);
     this.app.announce(t(kind === "audio" ? (enabled ? "call.mic_on_notice" : "call.mic_off_notice") : (enabled ? "call.camera_on_notice" : "call.camera_off_notice")));
+    this.sendMediaState();
+  }
+
+  /** Tell the others whether the microphone and camera are on (a muted track looks like a broken one). */
+  sendMediaState() {
+    if (!this.id) return;
+    const on = (tracks) => Boolean(tracks?.length && tracks[0].enabled);
+    this.conn.call("call:media_state", { call_id: this.id, audio: on(this.local?.getAudioTracks()), video: on(this.local?.getVideoTracks()) }).catch(() => {});
   }
 
   /** Cumulative inbound figures (for the end-to-end tests and the browser console). */
@@ -455,11 +494,66 @@ class CallSession {
     this.meter?.stop();
     this.pc?.close();
     for (const track of this.local?.getTracks() ?? []) track.stop();
+    document.body.classList.remove("call-full");
     const hadFocus = this.root.contains(document.activeElement);
     this.root.remove();
     this.manager.ended(this);
     if (hadFocus) document.getElementById("main")?.focus();
   }
+}
+
+/**
+ * "Check my camera and microphone" before answering: a preview of one's own camera and a live
+ * microphone level, so nobody joins unsure whether they can be seen or heard.
+ */
+function deviceCheck(media) {
+  let stream = null;
+  let frame = 0;
+  let audioContext = null;
+  const video = el("video", { autoplay: true, playsInline: true, muted: true, hidden: media !== "video", i18nAttrs: { "aria-label": "call.your_video" } });
+  const level = el("meter", { min: 0, max: 1, value: 0, i18nAttrs: { "aria-label": "call.mic_level" } });
+  const status = el("p", { attrs: { role: "status" } });
+  const root = el("div", { class: "device-check", hidden: true }, video, el("label", { class: "row" }, el("span", { i18n: "call.mic_level" }), level), status);
+  const stop = () => {
+    cancelAnimationFrame(frame);
+    audioContext?.close().catch(() => {});
+    for (const track of stream?.getTracks() ?? []) track.stop();
+    stream = null;
+  };
+  const button = el("button", {
+    type: "button", i18n: "call.check_devices", attrs: { "aria-expanded": "false" },
+    on: {
+      click: async () => {
+        if (!root.hidden) {
+          stop();
+          root.hidden = true;
+          button.setAttribute("aria-expanded", "false");
+          return;
+        }
+        root.hidden = false;
+        button.setAttribute("aria-expanded", "true");
+        try {
+          stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: media === "video" });
+        } catch {
+          status.textContent = t("call.no_devices");
+          return;
+        }
+        video.srcObject = stream;
+        status.textContent = t("call.devices_ok");
+        audioContext = new AudioContext();
+        const analyser = audioContext.createAnalyser();
+        audioContext.createMediaStreamSource(stream).connect(analyser);
+        const samples = new Uint8Array(analyser.fftSize);
+        const tick = () => {
+          analyser.getByteTimeDomainData(samples);
+          level.value = Math.min(1, samples.reduce((peak, s) => Math.max(peak, Math.abs(s - 128)), 0) / 64);
+          frame = requestAnimationFrame(tick);
+        };
+        tick();
+      },
+    },
+  });
+  return { root, button, stop };
 }
 
 function gatheringComplete(pc) {

@@ -6,6 +6,9 @@ import { currentLanguage, onLanguageChange, t } from "./i18n.js";
 import { GroupPanel } from "./groupconsole.js";
 import { safetyCoverage } from "./api.js";
 
+// The reactions offered (the server accepts exactly these: server/chat/reactions.py).
+export const REACTIONS = ["👍", "❤️", "🙏", "😊", "😢", "💪"];
+
 const NEAR_TOP_PX = 80;
 const NEAR_BOTTOM_PX = 60;
 const TYPING_RENEW_MS = 3000;
@@ -51,11 +54,12 @@ export class ChatView {
     this.list = el("ol", { class: "messages", attrs: { "aria-labelledby": "chat-title" } });
     this.outboxList = el("ol", { class: "messages outbox", attrs: { "aria-label": t("chat.outbox") } });
     this.emptyNode = el("p", { class: "empty", i18n: "chat.empty", hidden: true });
+    this.safetyNode = el("p", { class: "safety-note", id: "safety-note" });
+    // The consent note scrolls with the messages: on a small screen it must not eat the view.
     this.scroller = el("div", { class: "messages-scroll", tabIndex: 0, attrs: { "aria-label": t("chat.messages") } },
-      this.olderButton, this.emptyNode, this.list, this.outboxList);
+      this.safetyNode, this.olderButton, this.emptyNode, this.list, this.outboxList);
     this.jumpButton = el("button", { type: "button", class: "jump", i18n: "chat.new_below", hidden: true, on: { click: () => this.scrollToBottom() } });
     this.typingNode = el("p", { class: "typing", attrs: { "aria-live": "polite" } });
-    this.safetyNode = el("p", { class: "safety-note", id: "safety-note" });
     this.responderNode = el("p", { class: "responder-note", attrs: { role: "status" }, hidden: true });
     this.input = el("textarea", {
       id: "composer-input", rows: 2, maxLength: 4000, required: true, attrs: { "aria-describedby": "composer-hint" },
@@ -63,7 +67,12 @@ export class ChatView {
       on: { input: () => this.onInput(), keydown: (e) => this.onComposerKey(e) },
     });
     this.composerError = el("p", { class: "form-error", attrs: { role: "alert" } });
+    this.replyTo = null;
+    this.replyingText = el("span");
+    this.replying = el("div", { class: "replying", hidden: true }, this.replyingText,
+      el("button", { type: "button", class: "small", i18n: "chat.cancel_reply", on: { click: () => this.setReplyTo(null) } }));
     this.composer = el("form", { class: "composer", on: { submit: (e) => this.onSubmit(e) } },
+      this.replying,
       el("label", { htmlFor: "composer-input", class: "visually-hidden", i18n: "chat.message_label" }),
       el("span", { id: "composer-hint", class: "visually-hidden", i18n: "chat.enter_hint" }),
       this.input,
@@ -73,7 +82,7 @@ export class ChatView {
     const back = el("button", { type: "button", class: "back", i18n: "chat.back", on: { click: () => this.app.onBack() } });
     const root = el("section", { class: "chat", attrs: { "aria-labelledby": "chat-title" } },
       el("header", { class: "chat-header" }, back, el("div", { class: "chat-heading" }, this.titleNode, this.membersNode), this.headerExtras),
-      this.responderNode, this.safetyNode, this.scroller, this.jumpButton, this.typingNode, this.composer);
+      this.responderNode, this.scroller, this.jumpButton, this.typingNode, this.composer);
     this.scroller.addEventListener("scroll", () => this.onScroll());
     return root;
   }
@@ -119,6 +128,7 @@ export class ChatView {
     if (!timeline?.loaded) return;
     this.nodes.clear();
     show(this.list, ...timeline.messages.map((m) => this.renderMessage(m)));
+    this.renderDividers();
     this.afterRender();
     this.renderTyping();
     this.renderOutbox();
@@ -138,11 +148,27 @@ export class ChatView {
       const before = next ? this.nodes.get(next.id) : null;
       this.list.insertBefore(node, before && before.parentNode === this.list ? before : null);
     }
+    this.renderDividers();
     this.afterRender();
     if (older) this.scroller.scrollTop += this.scroller.scrollHeight - heightBefore;
     else if (added.length && (wasNearBottom || added.some((m) => m.sender_id === this.app.me.id))) this.scrollToBottom();
     else if (added.length) this.jumpButton.hidden = false;
     this.markRead();
+  }
+
+  /** A date line before the first message of each day, in the reader's language and zone. */
+  renderDividers() {
+    for (const old of this.list.querySelectorAll(":scope > .date-divider")) old.remove();
+    let previousDay = "";
+    for (const node of [...this.list.children]) {
+      const when = node.querySelector("time")?.dateTime;
+      if (!when) continue;
+      const day = new Date(when).toDateString();
+      if (day !== previousDay) {
+        node.before(el("li", { class: "date-divider", text: dayLabel(when) }));
+        previousDay = day;
+      }
+    }
   }
 
   afterRender() {
@@ -193,7 +219,7 @@ export class ChatView {
         ? el("p", { class: "msg-body undecryptable", i18n: "private.cannot_decrypt" })
         : el("p", { class: "msg-body", text: message.body, attrs: { lang: message.language || null, dir: "auto" } });
     const node = el("li", { class: `msg${mine ? " mine" : ""}${message.kind && message.kind !== "text" ? ` kind-${message.kind}` : ""}`, dataset: { id: message.id, seq: message.seq } },
-      meta, body);
+      meta, message.reply_to ? this.quote(message.reply_to) : null, body, this.reactions(message));
     for (const decorate of this.app.decorators || []) decorate(message, node, this);
     if (!message.deleted) {
       const actions = this.messageActions(message, mine);
@@ -203,10 +229,63 @@ export class ChatView {
     return node;
   }
 
+  /** The answered message, quoted in one line (its current words: an edit or delete shows). */
+  quote(messageId) {
+    const original = this.timeline?.byId.get(messageId);
+    const name = original ? (original.sender_id === this.app.me.id ? t("chat.you") : this.store.memberName(this.roomId, original.sender_id) || t("chat.someone")) : "";
+    const text = !original ? t("chat.reply_earlier") : original.deleted ? t("chat.deleted") : `${name}: ${original.body ?? ""}`;
+    return el("p", { class: "msg-reply", text: t("chat.in_reply_to", { text }) });
+  }
+
+  /** The reactions under a message: one button per emoji with its count, pressed if mine. */
+  reactions(message) {
+    const entries = Object.entries(message.reactions || {}).filter(([, who]) => who.length);
+    if (!entries.length) return null;
+    return el("div", { class: "msg-reactions" }, ...entries.map(([emoji, who]) => {
+      const mine = who.includes(this.app.me.id);
+      return el("button", {
+        type: "button", class: "reaction", text: `${emoji} ${who.length}`,
+        attrs: { "aria-pressed": String(mine), "aria-label": t("chat.reaction_count", { emoji, count: who.length }) },
+        on: { click: () => this.react(message, emoji) },
+      });
+    }));
+  }
+
+  async react(message, emoji) {
+    try {
+      const { reaction } = await this.app.conn.call("reaction:toggle", { room_id: this.roomId, message_id: message.id, emoji });
+      const changed = this.timeline?.setReactions(message.id, reaction.reactions);
+      if (changed) this.onTimeline({ added: [], changed: [changed] });
+    } catch (err) {
+      this.composerError.textContent = errorText(err);
+    }
+  }
+
+  setReplyTo(message) {
+    this.replyTo = message;
+    this.replying.hidden = !message;
+    if (message) {
+      const name = message.sender_id === this.app.me.id ? t("chat.you") : this.store.memberName(this.roomId, message.sender_id) || t("chat.someone");
+      this.replyingText.textContent = t("chat.replying_to", { name, text: message.body ?? "" });
+    }
+    this.input.focus();
+  }
+
   messageActions(message, mine) {
     const canDelete = mine || MODERATOR_ROLES.has(this.myRoomRole);
-    if (!mine && !canDelete) return null;
     const actions = el("div", { class: "msg-actions" });
+    if ((message.kind ?? "text") !== "system") {
+      actions.append(el("button", { type: "button", class: "link-button", i18n: "chat.reply", on: { click: () => this.setReplyTo(message) } }));
+      const palette = el("div", { class: "reaction-palette", hidden: true }, ...REACTIONS.map((emoji) => el("button", {
+        type: "button", class: "reaction", text: emoji, attrs: { "aria-label": t("chat.react_with", { emoji }) },
+        on: { click: () => { palette.hidden = true; this.react(message, emoji); } },
+      })));
+      const open = el("button", {
+        type: "button", class: "link-button", i18n: "chat.react", attrs: { "aria-expanded": "false" },
+        on: { click: () => { palette.hidden = !palette.hidden; open.setAttribute("aria-expanded", String(!palette.hidden)); } },
+      });
+      actions.append(open, palette);
+    }
     // Only words can be edited: a shared file's message describes the stored file.
     // A private room's message stays as it was sealed (the server cannot check a new envelope).
     if (mine && (message.kind ?? "text") === "text" && !message.sealed) actions.append(el("button", { type: "button", class: "link-button", i18n: "chat.edit", on: { click: () => this.beginEdit(message) } }));
@@ -435,8 +514,22 @@ export class ChatView {
     this.input.value = "";
     this.composerError.textContent = "";
     this.stopTyping();
-    await this.app.outbox.send(this.roomId, body, this.app.messageLanguage?.() ?? currentLanguage());
+    const replyTo = this.replyTo?.id ?? "";
+    this.setReplyTo(null);
+    await this.app.outbox.send(this.roomId, body, this.app.messageLanguage?.() ?? currentLanguage(), replyTo);
+    this.app.notifier?.askOnce();
   }
+}
+
+/** "Today", "Yesterday", or the date, in the reader's language. */
+function dayLabel(iso) {
+  const date = new Date(iso);
+  const days = Math.round((new Date(new Date().toDateString()) - new Date(date.toDateString())) / 86400000);
+  if (days === 0 || days === 1) {
+    const word = new Intl.RelativeTimeFormat(currentLanguage(), { numeric: "auto" }).format(-days, "day");
+    return word.charAt(0).toLocaleUpperCase(currentLanguage()) + word.slice(1);
+  }
+  return new Intl.DateTimeFormat(currentLanguage(), { weekday: "long", day: "numeric", month: "long", year: "numeric" }).format(date);
 }
 
 /** A person-readable reason for a failed action, in the UI language when we know the code. */

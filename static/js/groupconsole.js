@@ -17,12 +17,19 @@ export class GroupPanel {
     this.error = el("p", { class: "form-error", attrs: { role: "alert" } });
     this.handButton = el("button", { type: "button", on: { click: () => this.toggleHand() } });
     this.muteNotice = el("p", { class: "muted-notice", attrs: { role: "status" }, hidden: true });
+    // Who has the floor, for everyone; the member given it is told in words of their own.
+    this.floorNotice = el("p", { class: "floor-notice", attrs: { role: "status" }, hidden: true });
     this.consoleButton = el("button", { type: "button", i18n: "group.console", attrs: { "aria-expanded": "false", "aria-controls": `group-console-${this.roomId}` }, on: { click: () => this.toggleConsole() } });
     this.console = el("aside", { class: "group-console", id: `group-console-${this.roomId}`, attrs: { "aria-labelledby": `gc-title-${this.roomId}` }, hidden: true });
     chat.headerExtras.append(this.handButton, this.consoleButton);
     chat.composer.before(this.muteNotice);
+    chat.scroller.after(this.floorNotice);
     chat.scroller.before(this.console);
-    this.app.conn.on("group:action", this.onAction = (event) => event.room_id === this.roomId && this.update(event.group));
+    this.app.conn.on("group:action", this.onAction = (event) => {
+      if (event.room_id !== this.roomId) return;
+      this.update(event.group);
+      if (event.action === "hand.call") this.showFloor(event.target_id);
+    });
     this.load();
   }
 
@@ -36,6 +43,13 @@ export class GroupPanel {
     } catch (error) {
       this.error.textContent = errorText(error);
     }
+  }
+
+  showFloor(userId) {
+    const mine = userId === this.app.me.id;
+    this.floorNotice.hidden = false;
+    this.floorNotice.textContent = mine ? t("group.you_have_floor") : t("group.has_floor", { name: this.name(userId) });
+    if (mine) this.app.announce(this.floorNotice.textContent);
   }
 
   get myRole() {
@@ -52,6 +66,8 @@ export class GroupPanel {
     this.muteNotice.textContent = me?.muted_until ? t("group.you_are_muted") : "";
     this.chat.input.disabled = Boolean(me?.muted_until);
     this.consoleButton.hidden = !MODERATORS.has(this.myRole);
+    // A leader gives the floor; they do not queue for it.
+    this.handButton.hidden = MODERATORS.has(this.myRole);
     if (!MODERATORS.has(this.myRole)) this.console.hidden = true;
     if (!this.console.hidden) this.renderConsole();
   }
@@ -84,6 +100,16 @@ export class GroupPanel {
     return this.chat.store.memberName(this.roomId, userId) || t("chat.someone");
   }
 
+  /** Removing someone is not undone by a tap: the leader confirms it in words, or cancels. */
+  confirmRemove(userId, button) {
+    const row = button.parentNode;
+    const original = [...row.childNodes];
+    const no = el("button", { type: "button", class: "small", i18n: "chat.cancel", on: { click: () => { show(row, ...original); button.focus(); } } });
+    const yes = el("button", { type: "button", class: "small danger", text: t("group.confirm_remove", { name: this.name(userId) }), on: { click: () => this.act("group:remove", { user_id: userId }) } });
+    show(row, el("span", { text: t("group.remove_question", { name: this.name(userId) }) }), yes, no);
+    no.focus();
+  }
+
   renderConsole() {
     const g = this.group;
     if (!g) return;
@@ -96,7 +122,7 @@ export class GroupPanel {
         m.muted_until
           ? el("button", { type: "button", class: "small", text: t("group.unmute_name", { name: this.name(m.user_id) }), on: { click: () => this.act("group:unmute", { user_id: m.user_id }) } })
           : el("button", { type: "button", class: "small", text: t("group.mute_name", { name: this.name(m.user_id) }), on: { click: () => this.act("group:mute", { user_id: m.user_id }) } }),
-        el("button", { type: "button", class: "small danger", text: t("group.remove_name", { name: this.name(m.user_id) }), on: { click: () => this.act("group:remove", { user_id: m.user_id }) } })))));
+        el("button", { type: "button", class: "small danger", text: t("group.remove_name", { name: this.name(m.user_id) }), on: { click: (e) => this.confirmRemove(m.user_id, e.currentTarget) } })))));
     const hands = el("ol", { class: "gc-hands" }, ...g.hands.map((h) => el("li", { text: this.name(h.user_id) })));
     const agendaInput = el("textarea", { id: `agenda-${this.roomId}`, rows: 3, value: g.agenda.items.join("\n") });
     const handoverSelect = el("select", { id: `handover-${this.roomId}` }, ...others.map((m) => el("option", { value: m.user_id, text: this.name(m.user_id) })));

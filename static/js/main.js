@@ -22,6 +22,8 @@ import { CONSOLE_ROLES, ResponderConsole } from "./responder.js";
 import { ScheduleView } from "./schedule.js";
 import { forgetToken, savedToken, signIn } from "./session.js";
 import { Translations } from "./translation.js";
+import { followCallRegion, followVisibleHeight, foldingTopBar } from "./shell.js";
+import { Notifier } from "./notify.js";
 
 const BACK_ONLINE_NOTICE_MS = 3000;
 
@@ -63,6 +65,8 @@ function showBanner(state) {
 
 async function start() {
   await setLanguage(preferredLanguage());
+  followVisibleHeight();
+  foldingTopBar();
   languagePicker();
   installHelp();
   for (;;) {
@@ -101,7 +105,7 @@ function workspace({ token, user }) {
     setHelpProfile(user, conn);
     conn.on("crisis:resources", showCrisisResources);
     // A mentorship's news (a request, an answer, an end) is read out wherever the person is.
-    for (const event of ["match:requested", "match:accepted", "match:declined", "match:expired", "mentorship:ended"]) {
+    for (const event of ["match:requested", "match:accepted", "match:declined", "match:expired", "mentorship:ended", "session:cancelled", "session:rescheduled"]) {
       conn.on(event, ({ notice }) => notice && announce(notice));
     }
     store.addEventListener("responder_joined", ({ detail }) => {
@@ -109,6 +113,9 @@ function workspace({ token, user }) {
     });
     app.translations = new Translations(app);
     app.calls = new CallManager(app);
+    followCallRegion(app.calls.region);
+    app.openRoomId = () => (chat && layout.isConnected && !layout.hidden ? chat.roomId : null);
+    app.notifier = new Notifier(app);
     app.files = new Attachments(app);
     app.goals = new Goals(app);
     app.privateRooms = new PrivateRooms(app);
@@ -124,6 +131,7 @@ function workspace({ token, user }) {
     const chatPane = el("div", { class: "chat-pane" }, el("p", { class: "empty placeholder", i18n: "chat.pick_room" }));
     const layout = el("div", { class: "workspace" }, roomList.root, chatPane);
     let chat = null;
+    const lastRoomKey = `mv.last_room.${user.id}`;
     // A room the user lost access to (a crisis responder who left, or whose alert closed) closes.
     store.addEventListener("rooms", () => chat && !store.rooms.has(chat.roomId) && closeRoom());
 
@@ -137,6 +145,9 @@ function workspace({ token, user }) {
       roomList.select(roomId);
       show(chatPane, chat.root);
       layout.classList.add("room-open");
+      // Coming back (a reload, a new visit) opens the conversation the person was in.
+      localStorage.setItem(lastRoomKey, roomId);
+      app.notifier.seen(roomId);
       await chat.start().catch(() => {});
       chat?.focusComposer();
     }
@@ -147,6 +158,7 @@ function workspace({ token, user }) {
       chat = null;
       roomList.select(null);
       layout.classList.remove("room-open");
+      localStorage.removeItem(lastRoomKey);
       show(chatPane, el("p", { class: "empty placeholder", i18n: "chat.pick_room" }));
       if (roomId) roomList.root.querySelector(`[data-room-id="${CSS.escape(roomId)}"]`)?.focus();
     }
@@ -165,6 +177,7 @@ function workspace({ token, user }) {
     function end(reason) {
       chat?.destroy();
       app.calls.destroy();
+      app.notifier.destroy();
       stopFollowingLanguage();
       app.settings?.destroy();
       app.console?.destroy();
@@ -218,7 +231,10 @@ function workspace({ token, user }) {
     conn.addEventListener("status", (e) => showBanner(e.detail.state));
     conn.addEventListener("unauthorized", () => end("signed-out"));
     conn.socket.once("connect", () => {
-      store.load().catch(() => {});
+      store.load().then(() => {
+        const last = localStorage.getItem(lastRoomKey);
+        if (last && store.rooms.has(last) && !chat && layout.isConnected && !layout.hidden) openRoom(last);
+      }).catch(() => {});
       // This browser's identity for private rooms, registered at once: others share keys with it
       // from their next message on, so it reads from the moment it is known.
       app.privateRooms.ready().catch(() => {});

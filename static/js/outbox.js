@@ -24,8 +24,8 @@ export class Outbox extends EventTarget {
     return [...this.items.values()].filter((item) => item.roomId === roomId);
   }
 
-  async send(roomId, body, language) {
-    const item = { roomId, clientId: newClientId(), body, language, state: "sending", error: null };
+  async send(roomId, body, language, replyTo = "") {
+    const item = { roomId, clientId: newClientId(), body, language, replyTo, state: "sending", error: null };
     this.items.set(item.clientId, item);
     this.changed(roomId);
     await this.deliver(item);
@@ -36,6 +36,7 @@ export class Outbox extends EventTarget {
     this.changed(item.roomId);
     let payload = { room_id: item.roomId, client_id: item.clientId, body: item.body };
     if (item.language) payload.language = item.language;
+    if (item.replyTo) payload.reply_to = item.replyTo;
     const room = this.store.rooms.get(item.roomId);
     const sealing = room?.private && this.privateRooms;
     try {
@@ -43,7 +44,8 @@ export class Outbox extends EventTarget {
       if (sealing) {
         // Checked on this device before it is sealed: the server can no longer read it.
         finding = await this.privateRooms.scan(room, item.body, item.language).catch(() => null);
-        payload = { room_id: item.roomId, client_id: item.clientId, sealed: await this.privateRooms.seal(item.roomId, item.clientId, item.body) };
+        payload = { room_id: item.roomId, client_id: item.clientId, sealed: await this.privateRooms.seal(item.roomId, item.clientId, item.body),
+          ...(item.replyTo ? { reply_to: item.replyTo } : {}) };
       }
       const { message } = await this.conn.call("message:send", payload);
       this.items.delete(item.clientId);

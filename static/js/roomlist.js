@@ -1,7 +1,7 @@
 // The list of the user's conversations, with unread counts and the peer's presence, and the
 // form that starts a direct conversation by username.
-import { el, field, show } from "./dom.js";
-import { onLanguageChange, t } from "./i18n.js";
+import { el, field, formatTime, show } from "./dom.js";
+import { currentLanguage, onLanguageChange, t } from "./i18n.js";
 import { errorText } from "./chat.js";
 
 export class RoomList {
@@ -45,13 +45,33 @@ export class RoomList {
         on: { click: () => this.app.onOpen(room.id) },
       },
       peer ? el("span", { class: `dot${online ? " online" : ""}`, attrs: { "aria-hidden": "true" } }) : el("span", { class: "group-mark", attrs: { "aria-hidden": "true" }, text: "#" }),
-      el("span", { class: "room-title", text: this.store.title(room) }),
+      el("span", { class: "room-text" },
+        el("span", { class: "room-title", text: this.store.title(room) }),
+        this.preview(room)),
       room.private ? el("span", { class: "badge private", i18n: "private.badge_short" }) : null,
+      this.when(room),
       peer ? el("span", { class: "visually-hidden", i18n: online ? "presence.online" : "presence.offline" }) : null,
       unread ? el("span", { class: "unread", text: t("rooms.unread", { count: unread }) }) : null);
       return el("li", {}, button);
     }));
     if (focused) this.list.querySelector(`[data-room-id="${CSS.escape(focused)}"]`)?.focus();
+  }
+
+  /** "You: see you then" / "Mo: thanks": the newest message in one line. */
+  preview(room) {
+    const last = this.store.previews.get(room.id);
+    if (!last) return null;
+    const who = last.sender_id === this.app.me.id ? t("chat.you") : this.store.memberName(room.id, last.sender_id) || t("chat.someone");
+    const text = last.deleted ? t("chat.deleted") : last.sealed ? t("private.preview") : last.excerpt || t("rooms.preview_file");
+    return el("span", { class: "room-preview", text: t("rooms.preview", { name: who, text }) });
+  }
+
+  when(room) {
+    const last = this.store.previews.get(room.id);
+    if (!last) return null;
+    const today = new Date().toDateString() === new Date(last.created_at).toDateString();
+    const text = today ? formatTime(last.created_at, currentLanguage()) : formatTime(last.created_at, currentLanguage(), { day: "numeric", month: "short" });
+    return el("time", { class: "room-when", dateTime: last.created_at, text });
   }
 
   async startConversation(event, input) {

@@ -23,6 +23,7 @@ export class RoomStore extends EventTarget {
     this.me = me;
     this.rooms = new Map();
     this.timelines = new Map();
+    this.previews = new Map(); // room id -> {seq, sender_id, kind, deleted, created_at, sealed, excerpt}
     this.online = new Map(); // roomId -> Set(userId)
     this.typing = new Map(); // roomId -> Map(userId -> expiry timer)
     this.filling = new Map(); // roomId -> Promise of a running gap fill
@@ -58,6 +59,10 @@ export class RoomStore extends EventTarget {
       if (MEMBERSHIP_ACTIONS.has(action) && this.rooms.has(room_id)) this.join(room_id).catch(() => {});
     });
     c.on("message:edited", (message) => this.mergeInto(message.room_id, [message]));
+    c.on("message:reactions", ({ room_id, message_id, reactions }) => {
+      const changed = this.timelines.get(room_id)?.setReactions(message_id, reactions);
+      if (changed) this.emit("timeline", { roomId: room_id, added: [], changed: [changed] });
+    });
     c.on("message:deleted", ({ room_id, message_id }) => {
       const changed = this.timelines.get(room_id)?.markDeleted(message_id);
       if (changed) this.emit("timeline", { roomId: room_id, added: [], changed: [changed] });
@@ -103,12 +108,14 @@ export class RoomStore extends EventTarget {
     const { rooms } = await this.conn.call("room:list");
     for (const room of rooms) this.rooms.set(room.id, room);
     this.emit("rooms");
+    this.loadPreviews().catch(() => {});
     await Promise.all(rooms.map((room) => this.join(room.id)));
   }
 
   /** After a reconnect the new connection is in no room: join again, replaying each gap by seq. */
   async resync() {
     await Promise.all([...this.rooms.keys()].map((id) => this.join(id)));
+    await this.loadPreviews().catch(() => {});
   }
 
   async join(roomId) {
@@ -123,7 +130,18 @@ export class RoomStore extends EventTarget {
     }
   }
 
+  /** The room list's newest message per room (from the server; live messages update it). */
+  async loadPreviews() {
+    const { previews } = await this.conn.call("room:previews");
+    for (const { room_id, last } of previews) if (last) this.previews.set(room_id, last);
+    this.emit("rooms");
+  }
+
   receive(message) {
+    const known = this.previews.get(message.room_id);
+    if (!known || known.seq <= message.seq) {
+      this.previews.set(message.room_id, { seq: message.seq, sender_id: message.sender_id, kind: message.kind, deleted: false, created_at: message.created_at, sealed: Boolean(message.sealed), excerpt: (message.body || "").slice(0, 80) });
+    }
     const room = this.rooms.get(message.room_id);
     if (room && message.seq > room.last_seq) {
       room.last_seq = message.seq;

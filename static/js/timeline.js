@@ -46,6 +46,14 @@ export class Timeline {
     return { added, changed };
   }
 
+  /** A message's new reactions tally (from ``message:reactions``); the message, or null if not held. */
+  setReactions(messageId, reactions) {
+    const known = this.byId.get(messageId);
+    if (!known) return null;
+    known.reactions = reactions;
+    return known;
+  }
+
   markDeleted(messageId) {
     const known = this.byId.get(messageId);
     if (!known || known.deleted) return null;

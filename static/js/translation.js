@@ -5,7 +5,7 @@
 // stays and the caption says so. History is fetched with `translate_to` so older messages read
 // the same way.
 import { el } from "./dom.js";
-import { t } from "./i18n.js";
+import { currentLanguage, t } from "./i18n.js";
 
 export class Translations {
   /** @param {object} app {conn, store, me, decorators} */
@@ -64,9 +64,35 @@ export class Translations {
     return this.sources.get(translation) === message.body ? translation : null;
   }
 
+  /** The caption in the interface's current language (the server's was written when it arrived). */
+  caption(message, translation) {
+    if (!translation.translated) return t("translation.unavailable");
+    if (!message.language) return translation.caption || t("translation.translated");
+    const name = new Intl.DisplayNames([currentLanguage()], { type: "language" }).of(message.language) ?? message.language;
+    return t("translation.translated_from", { language: name });
+  }
+
+  /** Someone writes in a language this reader does not read and they have not asked for translations. */
+  offer(message, body, view) {
+    if (this.profile.translate_messages || message.deleted || message.sender_id === this.app.me.id) return;
+    if (!message.language || this.reads(message.language) || (message.kind ?? "text") !== "text") return;
+    body.after(el("p", { class: "msg-translation offer" }, el("button", {
+      type: "button", class: "link-button", i18n: "translation.offer",
+      on: {
+        click: async () => {
+          const { user } = await this.app.conn.call("profile:update", { translate_messages: true });
+          this.setProfile(user);
+          await this.app.store.reloadNewest(view.roomId);
+          view.rerenderAll();
+        },
+      },
+    })));
+  }
+
   decorate(message, node, view) {
     const translation = this.translationOf(message);
     const body = node.querySelector(".msg-body");
+    if (body && !translation) this.offer(message, body, view);
     if (!translation || !body) return;
     const original = this.showingOriginal.has(message.id) || !translation.translated;
     if (!original) {
@@ -74,9 +100,9 @@ export class Translations {
       body.lang = translation.language;
     }
     node.classList.add(original ? "showing-original" : "translated");
-    const caption = translation.translated
-      ? (original ? t("translation.original_of", { caption: translation.caption || t("translation.translated") }) : translation.caption || t("translation.translated"))
-      : translation.caption || t("translation.unavailable");
+    const caption = translation.translated && original
+      ? t("translation.original_of", { caption: this.caption(message, translation) })
+      : this.caption(message, translation);
     const note = el("p", { class: `msg-translation${translation.note ? " note" : ""}` }, el("span", { text: caption }));
     if (translation.translated) {
       note.append(" ", el("button", {
