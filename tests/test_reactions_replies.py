@@ -16,7 +16,7 @@ from typing import Iterator
 import asyncpg
 import pytest
 
-from tests.conftest import PG_ADMIN_DSN, new_pg_database, redis_available
+from tests.conftest import PG_ADMIN_DSN, REDIS_URL, new_pg_database, redis_available
 from tests.live_server import ServerProcess, close_all, register
 
 
@@ -27,7 +27,7 @@ def two_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Se
     env = {"MV_MASTER_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")}
     prefix = f"mvreact-{uuid.uuid4().hex[:8]}"
     data_dir: Path = tmp_path_factory.mktemp("reactions")
-    procs = [ServerProcess(data_dir=data_dir, database_url=database_url, redis_url="redis://127.0.0.1:6379/0",
+    procs = [ServerProcess(data_dir=data_dir, database_url=database_url, redis_url=REDIS_URL,
                            redis_prefix=prefix, extra_env=env) for _ in range(2)]
     procs[0].start()
     procs[1].start()  # after the first has migrated the database

@@ -170,6 +170,8 @@ async def test_on_a_phone_in_spanish_the_page_fits_and_speaks_spanish(people):
     await expect(phone.page.get_by_role("heading", name="Bienvenida")).to_be_visible()
     await phone.page.get_by_label("Idioma").select_option("en")
     await phone.register(prefix="lu", display_name="Lucía")
+    # Signed in on a phone, the language sits in the folded menu.
+    await phone.page.get_by_role("button", name="Menu").click()
     await phone.page.get_by_label("Language").select_option("es")
     await expect(phone.page.get_by_role("heading", name="Conversaciones")).to_be_visible()
     await phone.page.get_by_label("Iniciar una conversación con (usuario)").fill(mentor.username)

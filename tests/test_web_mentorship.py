@@ -55,7 +55,7 @@ async def test_a_spanish_speaking_mentee_finds_asks_talks_books_and_changes_ment
     try:
         await mentee.sign_in(lucia.username)
         page = mentee.page
-        await page.get_by_role("button", name="Buscar mentor").click()
+        await mentee.go_to("Buscar mentor")
         intake = page.locator("details.intake-card")
         await expect(intake).to_have_attribute("open", "")
         await intake.get_by_label("duelo").check()
@@ -106,7 +106,7 @@ async def test_a_spanish_speaking_mentee_finds_asks_talks_books_and_changes_ment
         await expect(mentee.message("Hola Girasol, aquí estoy. ¿Hablamos el martes?")).to_be_visible()
         await mentee.screenshot("mentorship-4-conversation-es-phone")
 
-        await page.get_by_role("button", name="Buscar mentor").click()
+        await mentee.go_to("Buscar mentor")
         await active.get_by_role("button", name="Reservar una sesión").click()
         await active.locator("ul.slots button").first.click()
         await expect(active.get_by_role("status")).to_have_text(re.compile("^Reservada con Rosa: "))

@@ -90,6 +90,13 @@ class WebUser:
         await expect(page.locator("#user-area .who")).to_be_attached()
         return self
 
+    async def go_to(self, section: str) -> None:
+        """Open a section of the app; on a phone the sections sit in the folded "Menu"."""
+        button = self.page.get_by_role("navigation", name=re.compile("Sections|Secciones|Sections")).get_by_role("button", name=section)
+        if not await button.is_visible():
+            await self.page.locator(".menu-toggle").click()
+        await button.click()
+
     # ---- chat ----
 
     async def start_conversation(self, username: str) -> None:

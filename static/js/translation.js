@@ -5,7 +5,7 @@
 // stays and the caption says so. History is fetched with `translate_to` so older messages read
 // the same way.
 import { el } from "./dom.js";
-import { currentLanguage, t } from "./i18n.js";
+import { t } from "./i18n.js";
 
 export class Translations {
   /** @param {object} app {conn, store, me, decorators} */
@@ -64,12 +64,9 @@ export class Translations {
     return this.sources.get(translation) === message.body ? translation : null;
   }
 
-  /** The caption in the interface's current language (the server's was written when it arrived). */
-  caption(message, translation) {
-    if (!translation.translated) return t("translation.unavailable");
-    if (!message.language) return translation.caption || t("translation.translated");
-    const name = new Intl.DisplayNames([currentLanguage()], { type: "language" }).of(message.language) ?? message.language;
-    return t("translation.translated_from", { language: name });
+  /** The caption; "no translation" in the interface's current language (not the one it arrived in). */
+  caption(translation) {
+    return translation.translated ? translation.caption || t("translation.translated") : t("translation.unavailable");
   }
 
   /** Someone writes in a language this reader does not read and they have not asked for translations. */
@@ -101,8 +98,8 @@ export class Translations {
     }
     node.classList.add(original ? "showing-original" : "translated");
     const caption = translation.translated && original
-      ? t("translation.original_of", { caption: this.caption(message, translation) })
-      : this.caption(message, translation);
+      ? t("translation.original_of", { caption: this.caption(translation) })
+      : this.caption(translation);
     const note = el("p", { class: `msg-translation${translation.note ? " note" : ""}` }, el("span", { text: caption }));
     if (translation.translated) {
       note.append(" ", el("button", {
