@@ -136,9 +136,10 @@ async def delete_user(services: "Services", username: str, *, actor_id: str | No
                 services.keyring.forget_room(room.id)
         tombstoned = 0
         for message in await s.scalars(select(Message).where(gone)):
-            tombstoned += message.ciphertext is not None
+            tombstoned += message.ciphertext is not None or message.sealed is not None
             message.nonce = None
             message.ciphertext = None
+            message.sealed = None  # a private room's envelope: unreadable here, but still theirs
             message.deleted_at = message.deleted_at or now
         erased = {f"{name}_erased": await erase(s, user.id, sole_rooms) for name, erase in services.personal_data_erasers.items()}
         removed = 0
