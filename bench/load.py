@@ -279,7 +279,7 @@ class Generator:
                 proc.kill()
 
 
-def run_load(target: Target, group: int, rates: list[int], duration: float) -> dict[str, Any]:
+def run_load(target: Target, group: int, rates: list[int], duration: float, profile_dir: str = "") -> dict[str, Any]:
     pids = target.pids
     gen = Generator()
     try:
@@ -297,8 +297,16 @@ def run_load(target: Target, group: int, rates: list[int], duration: float) -> d
         for rate in rates:
             sends_per_second = rate / group
             per_socket = sends_per_second / len(target.users)
+            spy = None
+            if profile_dir and target.name.startswith("ours"):
+                # py-spy samples the first server process over the sending phase (raw collapsed stacks).
+                spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pids[0]), "--duration", str(int(duration)),
+                                        "--format", "raw", "--nonblocking", "-o", str(Path(profile_dir) / f"{target.name}-{rate}.txt")],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             cpu0, t0 = sum(cpu_seconds(p) for p in pids), time.monotonic()
             stats = gen.send(per_socket, duration, tag=f"{target.name}{rate}{uuid.uuid4().hex[:4]}")
+            if spy is not None:
+                spy.wait(30)
             wall = time.monotonic() - t0
             cpu = sum(cpu_seconds(p) for p in pids) - cpu0
             expected = stats["acked"] * group
@@ -372,6 +380,7 @@ def main() -> int:
     parser.add_argument("--no-redis", action="store_true", help="run ours with the in-process manager")
     parser.add_argument("--ours-env", default="", help="extra env for ours, e.g. MALLOC_ARENA_MAX=2,MV_X=1")
     parser.add_argument("--json", default="", help="also write the figures to this file")
+    parser.add_argument("--profile", default="", help="a directory: py-spy profiles of ours at each level (raw collapsed stacks)")
     args = parser.parse_args()
     if shutil.which("node") is None:
         print("node is required", file=sys.stderr)
@@ -392,7 +401,13 @@ def main() -> int:
                 else:
                     target = start_pysio(args.users, args.group) if name == "pysio" else start_node(args.users, args.group)
                 try:
-                    results[name] = run_load(target, args.group, rates, duration) if args.mode == "load" else run_churn(target, args.rounds)
+                    try:
+                        results[name] = run_load(target, args.group, rates, duration, args.profile) if args.mode == "load" else run_churn(target, args.rounds)
+                    except RuntimeError:
+                        if name.startswith("ours"):  # the server's own account of what went wrong
+                            errors = [line for line in (workdir / "ours.log").read_text().splitlines() if '"error"' in line]
+                            print("\n".join(errors[-5:])[-4000:], file=sys.stderr)
+                        raise
                     if args.mode == "load":
                         print(f"  {name:5} idle: {results[name]['kb_per_idle_connection']:.1f} KB per connection "
                               f"(rss {results[name]['rss_start_mb']:.0f} -> {results[name]['rss_idle_mb']:.0f} MB)", flush=True)

@@ -1,5 +1,13 @@
 """Rate limits on top of the `limits` library: in memory for one process, in Redis when several
-processes must share counters (so a user cannot multiply their quota by reconnecting elsewhere)."""
+processes must share counters (so a user cannot multiply their quota by reconnecting elsewhere).
+
+Not every count must be shared. The per-user budgets checked on every event and every message
+(``shared=False``) protect the process that runs the handler: they are counted in this process's
+memory, so the hot path makes no Redis round trip and runs no Lua script (≈ 2 per message before,
+bench/README.md, issue 23). A person connected to two processes gets each one's budget, which
+bounds what each process takes. What guards accounts and the network (sign-in and connection
+attempts per address, uploads, room creation, crisis events) stays shared.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +35,8 @@ class RateLimiter:
             storage = MemoryStorage()
         self.storage = storage
         self._strategy = MovingWindowRateLimiter(storage)
-        self._fallback = MovingWindowRateLimiter(MemoryStorage()) if redis_url else None
+        self._local = MovingWindowRateLimiter(MemoryStorage()) if redis_url else self._strategy
+        self._fallback = self._local if redis_url else None
         self._items: dict[str, RateLimitItem] = {}
 
     def _item(self, rule: str) -> RateLimitItem:
@@ -36,7 +45,9 @@ class RateLimiter:
             item = self._items[rule] = parse(rule)
         return item
 
-    async def hit(self, rule: str, *identifiers: str) -> bool:
+    async def hit(self, rule: str, *identifiers: str, shared: bool = True) -> bool:
+        if not shared:
+            return await self._local.hit(self._item(rule), *identifiers)
         try:
             return await self._strategy.hit(self._item(rule), *identifiers)
         except Exception as exc:
@@ -46,7 +57,8 @@ class RateLimiter:
             log.warning("ratelimit.redis_unavailable", extra={"fields": {"error": str(exc)[:200]}})
             return await self._fallback.hit(self._item(rule), *identifiers)
 
-    async def check(self, rule: str, *identifiers: str, message: str) -> None:
-        """Count one hit; raise RateLimited (with the retry hint) when the rule is exceeded."""
-        if not await self.hit(rule, *identifiers):
+    async def check(self, rule: str, *identifiers: str, message: str, shared: bool = True) -> None:
+        """Count one hit; raise RateLimited (with the retry hint) when the rule is exceeded.
+        ``shared=False`` counts in this process only (see the module docstring)."""
+        if not await self.hit(rule, *identifiers, shared=shared):
             raise RateLimited(message, details={"limit": rule})
