@@ -1,14 +1,17 @@
-"""Chat throughput, latency and memory: our server against a bare Node socket.io relay, same run.
+"""Chat throughput, latency and memory: our server against bare relays, same run.
 
     .venv/bin/python bench/load.py [--users 400] [--group 8] [--rates 1000,3000,6000]
-                                   [--duration 12] [--targets ours,node] [--no-redis]
+                                   [--duration 12] [--targets ours,pysio,node] [--no-redis]
+    .venv/bin/python bench/load.py --targets ours,ours2 --rates 6000,9000   # scale-out: 1 vs 2 processes
     .venv/bin/python bench/load.py --mode churn [--users 2000] [--rounds 3]
 
 N users sit in rooms of G; Node socket.io-client processes (bench/load_client.js, several so the
 generator is not the bottleneck) send at a rate chosen so the room fan-out delivers R messages
 per second, each body carrying its send time; every receiving member measures the latency.
 Ours runs the real path (PostgreSQL, the Redis manager, encryption, durable before ack), one
-process. The reference peer (bench/node_relay.js) relays only. Printed per level: delivered/s,
+process (``ours2``: two processes behind the Redis manager, users split between them). The
+reference peers relay only: ``pysio`` is bench/python_relay.py (python-socketio on the same
+Python, aiohttp, uvloop and orjson, no storage, no auth), ``node`` is bench/node_relay.js. Printed per level: delivered/s,
 delivery ratio, p50/p99/max latency, server CPU and RSS; then per-idle-connection memory and,
 in churn mode, RSS after rounds of connect/disconnect. Loopback only; bounded in count and time.
 """
@@ -83,18 +86,24 @@ class Target:
     proc: subprocess.Popen
     port: int
     users: list[dict[str, Any]]
+    extra: tuple[subprocess.Popen, ...] = ()  # further server processes (scale-out)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pids(self) -> list[int]:
+        return [self.proc.pid, *(p.pid for p in self.extra)]
+
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        for proc in (self.proc, *self.extra):
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
 
 
 async def _pg(sql: str) -> None:
@@ -131,7 +140,7 @@ async def prepare_ours(settings: Any, n: int, group: int) -> list[dict[str, Any]
     return users
 
 
-def start_ours(n: int, group: int, workdir: Path, redis_url: str, env_extra: dict[str, str]) -> Target:
+def start_ours(n: int, group: int, workdir: Path, redis_url: str, env_extra: dict[str, str], processes: int = 1) -> Target:
     from server.core.config import Settings
 
     db_name = f"mv_bench_{uuid.uuid4().hex[:8]}"
@@ -155,11 +164,36 @@ def start_ours(n: int, group: int, workdir: Path, redis_url: str, env_extra: dic
     settings = Settings.from_env(env)
     users = asyncio.run(prepare_ours(settings, n, group))
     log = open(workdir / "ours.log", "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "server"], cwd=REPO, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
-    wait_http(port)
-    target = Target("ours", proc, port, users)
+    procs, ports = [], [port] + [free_port() for _ in range(processes - 1)]
+    for p in ports:
+        procs.append(subprocess.Popen([sys.executable, "-m", "server"], cwd=REPO, env={**os.environ, **env, "MV_PORT": str(p)},
+                                      stdout=log, stderr=subprocess.STDOUT))
+    try:
+        for p in ports:
+            wait_http(p)
+    except RuntimeError:
+        for proc in procs:
+            proc.kill()
+        log.close()
+        print((workdir / "ours.log").read_text()[-3000:], file=sys.stderr)
+        asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
+        raise
+    if processes > 1:
+        # Alternate rooms between processes, and split each room's members too, so every send
+        # crosses the Redis manager to reach half of its room.
+        for u in users:
+            u["url"] = f"http://127.0.0.1:{ports[u['idx'] % processes]}"
+    target = Target("ours" if processes == 1 else f"ours{processes}", procs[0], port, users, tuple(procs[1:]))
     target.db_name = db_name  # type: ignore[attr-defined]
     return target
+
+
+def start_pysio(n: int, group: int) -> Target:
+    proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "python_relay.py"), "0"], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    port = json.loads(proc.stdout.readline())["port"]  # type: ignore[union-attr]
+    wait_http(port)
+    users = [{"idx": i, "token": f"user{i}", "room_id": f"r{i // group}"} for i in range(n)]
+    return Target("pysio", proc, port, users)
 
 
 def start_node(n: int, group: int) -> Target:
@@ -245,15 +279,15 @@ class Generator:
                 proc.kill()
 
 
-def run_load(target: Target, group: int, rates: list[int], duration: float) -> dict[str, Any]:
-    pid = target.proc.pid
+def run_load(target: Target, group: int, rates: list[int], duration: float, profile_dir: str = "") -> dict[str, Any]:
+    pids = target.pids
     gen = Generator()
     try:
         time.sleep(1.0)
-        rss_before = rss_mb(pid)
+        rss_before = sum(rss_mb(p) for p in pids)
         gen.connect(target.url, target.users)
         time.sleep(2.0)
-        rss_idle = rss_mb(pid)
+        rss_idle = sum(rss_mb(p) for p in pids)
         result: dict[str, Any] = {
             "rss_start_mb": rss_before,
             "rss_idle_mb": rss_idle,
@@ -263,10 +297,18 @@ def run_load(target: Target, group: int, rates: list[int], duration: float) -> d
         for rate in rates:
             sends_per_second = rate / group
             per_socket = sends_per_second / len(target.users)
-            cpu0, t0 = cpu_seconds(pid), time.monotonic()
+            spy = None
+            if profile_dir and target.name.startswith("ours"):
+                # py-spy samples the first server process over the sending phase (raw collapsed stacks).
+                spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pids[0]), "--duration", str(int(duration)),
+                                        "--format", "raw", "--nonblocking", "-o", str(Path(profile_dir) / f"{target.name}-{rate}.txt")],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cpu0, t0 = sum(cpu_seconds(p) for p in pids), time.monotonic()
             stats = gen.send(per_socket, duration, tag=f"{target.name}{rate}{uuid.uuid4().hex[:4]}")
+            if spy is not None:
+                spy.wait(30)
             wall = time.monotonic() - t0
-            cpu = cpu_seconds(pid) - cpu0
+            cpu = sum(cpu_seconds(p) for p in pids) - cpu0
             expected = stats["acked"] * group
             level = {
                 "target_deliveries_per_s": rate,
@@ -276,7 +318,7 @@ def run_load(target: Target, group: int, rates: list[int], duration: float) -> d
                 "p50_ms": stats["p50"], "p99_ms": stats["p99"], "max_ms": stats["max"],
                 "server_cpu_pct": 100 * cpu / wall,
                 "server_us_per_delivery": 1e6 * cpu / stats["delivered"] if stats["delivered"] else float("nan"),
-                "rss_mb": rss_mb(pid),
+                "rss_mb": sum(rss_mb(p) for p in pids),
             }
             result["levels"].append(level)
             print(f"  {target.name:5} {rate:>6}/s target: {level['delivered_per_s']:8.0f} delivered/s  ratio {level['delivery_ratio']:.3f}  "
@@ -289,23 +331,41 @@ def run_load(target: Target, group: int, rates: list[int], duration: float) -> d
 
 
 def run_churn(target: Target, rounds: int) -> dict[str, Any]:
-    pid = target.proc.pid
+    pids = target.pids
     gen = Generator()
     try:
         time.sleep(1.0)
-        before = rss_mb(pid)
+        before = sum(rss_mb(p) for p in pids)
         peaks, afters = [], []
         for _ in range(rounds):
             gen.connect(target.url, target.users)
             time.sleep(1.0)
-            peaks.append(rss_mb(pid))
+            peaks.append(sum(rss_mb(p) for p in pids))
             gen.disconnect()
-            time.sleep(3.0)
-            afters.append(rss_mb(pid))
+            time.sleep(6.0)  # longer than server.core.heap's 5 s trim check
+            afters.append(sum(rss_mb(p) for p in pids))
             print(f"  {target.name:5} connected {len(target.users)}: rss {peaks[-1]:.0f} MB; after disconnect: {afters[-1]:.0f} MB", flush=True)
         return {"rss_start_mb": before, "rss_connected_mb": peaks, "rss_after_mb": afters}
     finally:
         gen.close()
+
+
+def print_ratios(results: dict[str, Any]) -> None:
+    """ours / each reference, level by level; and what a second process adds (scale-out)."""
+    for ref in ("pysio", "node"):
+        if "ours" not in results or ref not in results:
+            continue
+        print(f"ours / {ref}:")
+        for o, n in zip(results["ours"]["levels"], results[ref]["levels"]):
+            print(f"  {o['target_deliveries_per_s']:>6}/s: delivered {o['delivered_per_s'] / n['delivered_per_s']:.2f}x, "
+                  f"p50 {o['p50_ms'] / n['p50_ms']:.1f}x, p99 {o['p99_ms'] / n['p99_ms']:.1f}x, "
+                  f"cpu per delivery {o['server_us_per_delivery'] / n['server_us_per_delivery']:.2f}x", flush=True)
+        print(f"  idle memory per connection {results['ours']['kb_per_idle_connection'] / max(results[ref]['kb_per_idle_connection'], 0.1):.2f}x")
+    if "ours" in results and "ours2" in results:
+        print("scale-out, two processes / one (delivered/s at the same target; 2.00 is perfect):")
+        for o, t in zip(results["ours"]["levels"], results["ours2"]["levels"]):
+            print(f"  {o['target_deliveries_per_s']:>6}/s: {t['delivered_per_s']:.0f} vs {o['delivered_per_s']:.0f} delivered/s, "
+                  f"efficiency {t['delivered_per_s'] / max(o['delivered_per_s'], 1):.2f}x; p99 {t['p99_ms']:.1f} vs {o['p99_ms']:.1f} ms")
 
 
 def main() -> int:
@@ -316,10 +376,11 @@ def main() -> int:
     parser.add_argument("--rates", default="1000,3000,6000", help="deliveries per second, comma-separated")
     parser.add_argument("--duration", type=float, default=12.0)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--targets", default="ours,node")
+    parser.add_argument("--targets", default="ours,pysio,node", help="ours, ours2 (two processes), pysio, node")
     parser.add_argument("--no-redis", action="store_true", help="run ours with the in-process manager")
     parser.add_argument("--ours-env", default="", help="extra env for ours, e.g. MALLOC_ARENA_MAX=2,MV_X=1")
     parser.add_argument("--json", default="", help="also write the figures to this file")
+    parser.add_argument("--profile", default="", help="a directory: py-spy profiles of ours at each level (raw collapsed stacks)")
     args = parser.parse_args()
     if shutil.which("node") is None:
         print("node is required", file=sys.stderr)
@@ -335,25 +396,34 @@ def main() -> int:
         redis = None if args.no_redis else OwnRedis(workdir)
         try:
             for name in args.targets.split(","):
-                target = start_ours(args.users, args.group, workdir, redis.url if redis else "", extra) if name == "ours" else start_node(args.users, args.group)
+                if name.startswith("ours"):
+                    target = start_ours(args.users, args.group, workdir, redis.url if redis else "", extra, int(name[4:] or 1))
+                else:
+                    target = start_pysio(args.users, args.group) if name == "pysio" else start_node(args.users, args.group)
                 try:
-                    results[name] = run_load(target, args.group, rates, duration) if args.mode == "load" else run_churn(target, args.rounds)
+                    try:
+                        results[name] = run_load(target, args.group, rates, duration, args.profile) if args.mode == "load" else run_churn(target, args.rounds)
+                    except RuntimeError:
+                        if name.startswith("ours"):  # the server's own account of what went wrong
+                            errors = [line for line in (workdir / "ours.log").read_text().splitlines() if '"error"' in line]
+                            print("\n".join(errors[-5:])[-4000:], file=sys.stderr)
+                        raise
                     if args.mode == "load":
                         print(f"  {name:5} idle: {results[name]['kb_per_idle_connection']:.1f} KB per connection "
                               f"(rss {results[name]['rss_start_mb']:.0f} -> {results[name]['rss_idle_mb']:.0f} MB)", flush=True)
                 finally:
                     target.stop()
-                    if name == "ours":
+                    if name.startswith("ours"):
                         asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{target.db_name}" WITH (FORCE)'))  # type: ignore[attr-defined]
         finally:
             if redis:
                 redis.stop()
-    if args.mode == "load" and "ours" in results and "node" in results:
-        print("ours / node:")
-        for o, n in zip(results["ours"]["levels"], results["node"]["levels"]):
-            print(f"  {o['target_deliveries_per_s']:>6}/s: delivered {o['delivered_per_s'] / n['delivered_per_s']:.2f}x, "
-                  f"p99 {o['p99_ms'] / n['p99_ms']:.1f}x, cpu per delivery {o['server_us_per_delivery'] / n['server_us_per_delivery']:.1f}x")
-        print(f"  idle memory per connection {results['ours']['kb_per_idle_connection'] / max(results['node']['kb_per_idle_connection'], 0.1):.1f}x")
+    if args.mode == "load":
+        print_ratios(results)
+    else:
+        for name, r in results.items():
+            print(f"  {name:5} churn: rss before {r['rss_start_mb']:.0f} MB, after the last round {r['rss_after_mb'][-1]:.0f} MB "
+                  f"({100 * (r['rss_after_mb'][-1] / r['rss_start_mb'] - 1):+.0f} %)")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0

@@ -24,7 +24,7 @@ async function connectAll(url, users) {
 
 function connectBatch(url, users) {
   return Promise.all(users.map((u) => new Promise((resolve, reject) => {
-    const s = io(url, { transports: ["websocket"], auth: { token: u.token }, reconnection: false, forceNew: true, timeout: 60000 });
+    const s = io(u.url || url, { transports: ["websocket"], auth: { token: u.token }, reconnection: false, forceNew: true, timeout: 60000 });
     s.on("connect", () => {
       s.timeout(60000).emit("room:join", { room_id: u.room_id }, (err, reply) => {
         if (err || !reply.ok) return reject(new Error("join failed " + JSON.stringify(err || reply)));

@@ -27,10 +27,11 @@ from server.accounts import blocks, http_api, profile
 from server.accounts.auth import TokenService
 from server.accounts.http_api import error_middleware
 from server.accounts.users import UserService
-from server.chat import messages, presence, presence_redis, previews, reactions, rooms
+from server.chat import messages, presence, presence_redis, previews, reactions, room_cache, rooms
 from server.chat.messages import MessageService
 from server.chat.presence import Presence
 from server.chat.presence_redis import RedisPresence
+from server.chat.room_cache import RoomCache
 from server.core import heap
 from server.core.config import Settings
 from server.core.i18n import locale_middleware
@@ -76,6 +77,7 @@ NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
 # Feature modules, in start order. Each may define `setup`, `router`, `routes` and `lifespan`.
 FEATURES: tuple = (connections, rooms, messages, presence, cluster, presence_redis, call_events, crisis_responders, crisis_monitoring, profile, translation_delivery)
 FEATURES += (groups, leadership, moderation, agenda)  # group rooms (issue 4)
+FEATURES += (room_cache,)  # per-process room caches on the send path (issue 23)
 FEATURES += (heap,)  # gives freed memory back to the OS after connection churn (issue 10)
 FEATURES += (help_lines,)  # the web client's "get help now" (issue 9)
 FEATURES += (crisis_safety_plans,)  # the writer's own safety plan (issue 15)
@@ -121,6 +123,7 @@ def build_services(settings: Settings) -> Services:
         sio=build_sio(settings),
     )
     services.messages = MessageService(services)
+    services.room_cache = RoomCache()
     services.presence = RedisPresence(services) if settings.redis_url else Presence(services)
     services.dispatcher = Dispatcher(services)
     services.translation = TranslationDelivery(settings)

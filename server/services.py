@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from server.accounts.users import AuthUser
     from server.chat.messages import MessageService
     from server.chat.presence import Presence
+    from server.chat.room_cache import RoomCache
     from server.files.attachments import FileService
     from server.goals.goals import Goals
     from server.groups.rooms import GroupService
@@ -52,6 +53,7 @@ class Services:
     # Built right after, all in server/app.py build_services (they take the Services they live in).
     messages: MessageService = field(init=False)
     presence: Presence = field(init=False)
+    room_cache: RoomCache = field(init=False)
     dispatcher: Dispatcher = field(init=False)
     translation: TranslationDelivery = field(init=False)
     groups: GroupService = field(init=False)

@@ -103,6 +103,23 @@ async def test_a_reader_who_has_not_opted_in_gets_only_the_original(translating_
     await close_all(ana, bob)
 
 
+async def test_a_reader_who_opts_in_mid_conversation_reads_the_next_message_translated(
+        translating_server: ServerProcess) -> None:
+    """Who reads translations is remembered per room between messages (issue 23); opting in must
+    still apply from the very next message."""
+    (ana, a), (bob, b) = await reader(translating_server, "es", translate=False), await reader(translating_server, "en")
+    room = await direct_room(a, bob)
+    await join(room, a, b)
+    first = await b.call("message:send", {"room_id": room["id"], "client_id": "b1", "body": "hello friend"})
+    await a.wait_for("message:new", lambda m: m["id"] == first["message"]["id"])
+
+    assert (await a.call("profile:update", {"translate_messages": True}))["ok"]
+    sent = await b.call("message:send", {"room_id": room["id"], "client_id": "b2", "body": "hello friend how are you"})
+    translated = await a.wait_for("message:translated", lambda m: m["message_id"] == sent["message"]["id"])
+    assert translated["text"] == "hola amigo cómo estás tú"
+    await close_all(ana, bob)
+
+
 async def test_each_language_is_translated_once_however_many_readers_share_it(
         translating_server: ServerProcess) -> None:
     spanish = [await reader(translating_server, "es") for _ in range(2)]

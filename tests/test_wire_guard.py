@@ -274,3 +274,21 @@ async def test_a_garbage_frame_after_joining_closes_the_socket_cleanly(server):
     await raw.close()
     assert (await client.call("room:list"))["ok"]
     await close_all(mentee, mentor)
+
+
+async def test_a_client_offering_per_message_compression_is_served_plain_frames(server):
+    """Compression would cost each idle connection its zlib windows (≈ 100 KB) and every chat frame a
+    deflate call; the server declines the extension, and the connection works as usual."""
+    mentee, mentor, client, room_id = await pair_in_room(server)
+    async with aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(f"{server.url}/socket.io/?EIO=4&transport=websocket", compress=15)
+        assert ws.compress == 0, "the server accepted permessage-deflate"
+        assert (await ws.receive_str(timeout=10)).startswith("0{")  # Engine.IO open
+        await ws.send_str("40" + json.dumps({"token": mentee.token}))
+        raw = RawSocket(http, ws)
+        assert (await raw.next_packet()).startswith("0{")
+        await ws.send_str("421" + json.dumps(["room:list", {}]))
+        answer = await raw.next_packet()
+        assert answer.startswith("31[") and room_id in answer, answer  # the ack, with the room
+        await ws.close()
+    await close_all(mentee, mentor)

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,6 +46,25 @@ HISTORY_MAX_PAGE = 500
 # (room, sender) pairs known to be a member's and not private (a room never changes kind): their
 # next plaintext send skips the look-up; the storing transaction checks membership again anyway.
 _OPEN_ROOMS_REMEMBERED = 50_000
+
+# The send path's statements, built once: building one per message (and its cache key) showed in
+# the profile (bench/README.md, issue 23). One round trip: the room, the sender's membership, and
+# whether this client_id is a retry of something already stored.
+_ROOM_MEMBER_RETRY = (
+    select(Room, Membership, Message.id)
+    .join(Membership, (Membership.room_id == Room.id) & (Membership.user_id == bindparam("sender_id")))
+    .outerjoin(
+        Message,
+        (Message.room_id == Room.id) & (Message.sender_id == bindparam("sender_id")) & (Message.client_id == bindparam("client_id")),
+    )
+    .where(Room.id == bindparam("room_id"))
+)
+# Core statements on the tables, not ORM-enabled DML: same SQL, a fraction of the Python work.
+_NEXT_SEQ = (
+    update(Room.__table__).where(Room.__table__.c.id == bindparam("room_id"))
+    .values(last_seq=Room.__table__.c.last_seq + 1).returning(Room.__table__.c.last_seq)
+)
+_INSERT_MESSAGE = insert(Message.__table__)
 
 
 class SendMessage(msgspec.Struct, forbid_unknown_fields=True):
@@ -226,18 +245,8 @@ class MessageService:
         services = self.services
         try:
             async with services.db.transaction() as s:
-                # One round trip: the room, the sender's membership, and whether this client_id
-                # is a retry of something already stored.
                 found = (
-                    await s.execute(
-                        select(Room, Membership, Message.id)
-                        .join(Membership, (Membership.room_id == Room.id) & (Membership.user_id == sender.id))
-                        .outerjoin(
-                            Message,
-                            (Message.room_id == Room.id) & (Message.sender_id == sender.id) & (Message.client_id == p.client_id),
-                        )
-                        .where(Room.id == p.room_id)
-                    )
+                    await s.execute(_ROOM_MEMBER_RETRY, {"room_id": p.room_id, "sender_id": sender.id, "client_id": p.client_id})
                 ).first()
                 if found is None:
                     raise Forbidden("That room does not exist or you are not a member.")
@@ -255,14 +264,9 @@ class MessageService:
                     await check(s, room, membership, sender)
                 await services.limiter.check(
                     services.settings.message_rate, "messages", sender.id,
-                    message="You are sending messages too fast. Please wait a moment.",
+                    message="You are sending messages too fast. Please wait a moment.", shared=False,
                 )
-                # Core statements on the tables, not ORM-enabled DML: same SQL, a fraction of the
-                # Python work per message (measured with py-spy under load).
-                rooms, messages = Room.__table__, Message.__table__
-                seq = await s.scalar(
-                    update(rooms).where(rooms.c.id == room.id).values(last_seq=rooms.c.last_seq + 1).returning(rooms.c.last_seq)
-                )
+                seq = await s.scalar(_NEXT_SEQ, {"room_id": room.id})
                 message_id = new_id()
                 nonce, ciphertext = (None, None) if body is None else services.keyring.seal(room.id, room.wrapped_key, message_id, body)
                 row = Message(
@@ -270,11 +274,11 @@ class MessageService:
                     nonce=nonce, ciphertext=ciphertext, language=p.language[:8], kind=kind,
                     created_at=datetime.now(timezone.utc), safety=safety, sealed=sealed, reply_to=reply_to,
                 )
-                await s.execute(insert(messages).values(
-                    id=row.id, room_id=row.room_id, seq=seq, sender_id=row.sender_id, client_id=row.client_id,
-                    nonce=nonce, ciphertext=ciphertext, language=row.language, kind=kind, created_at=row.created_at,
-                    safety=safety, sealed=sealed, reply_to=reply_to,
-                ))
+                await s.execute(_INSERT_MESSAGE, {
+                    "id": row.id, "room_id": row.room_id, "seq": seq, "sender_id": row.sender_id, "client_id": row.client_id,
+                    "nonce": nonce, "ciphertext": ciphertext, "language": row.language, "kind": kind, "created_at": row.created_at,
+                    "safety": safety, "sealed": sealed, "reply_to": reply_to,
+                })
                 # Not flushed: the room row was already bumped by the UPDATE above.
                 s.expunge(room)
                 room.last_seq = seq

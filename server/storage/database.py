@@ -7,14 +7,17 @@ and views that are built inside a session (a room's title, its agenda) read them
 from __future__ import annotations
 
 import contextlib
+import itertools
+import logging
 from pathlib import Path
-from typing import AsyncIterator, cast
+from typing import AsyncIterator, Callable, cast
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 
 from server.core.keyring import Keyring
 
@@ -24,6 +27,12 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # Any constant will do; it only has to be the same in every server process.
 _MIGRATION_LOCK_ID = 0x6D766C69
 _KEYRING = "keyring"
+_DATABASE = "database"
+_CHANGED = "changed_objects"
+log = logging.getLogger("server.storage")
+
+# Told, after a transaction commits, which ORM objects it inserted, changed or deleted.
+CommitListener = Callable[[list[object]], None]
 # Set in config.attributes by a revision that overwrote clear values. SQLite keeps the old bytes in
 # free pages and in the WAL until they are reused, so the server then rewrites the file (VACUUM).
 CLEAR_TEXT_REMOVED = "clear_text_removed"
@@ -73,7 +82,12 @@ class Database:
             if path and path != ":memory:":
                 private_sqlite_database(Path(path))
         else:
-            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            # Connections beyond pool_size are closed when returned, and reopening one (with its TLS
+            # probe) showed in the send path's profile: keep the sends' working set in the pool.
+            # The pre-ping stays although it is a round trip per transaction (6 % of the send path's
+            # samples, bench/README.md issue 23): without it the first statement on each stale
+            # connection after a database restart fails, and that statement may be a crisis alert's.
+            kwargs.update(pool_size=20, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -87,9 +101,15 @@ class Database:
             event.listen(self.read_engine.sync_engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
         else:
             self.read_engine = self.engine
-        info = {_KEYRING: keyring}
+        self._commit_listeners: list[CommitListener] = []
+        info = {_KEYRING: keyring, _DATABASE: self}
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, info=info)
         self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False, info=info)
+
+    def on_commit(self, listener: CommitListener) -> None:
+        """Call ``listener`` after each committed ORM transaction that changed objects (Core
+        statements are not seen), with those objects; per-process caches use it to stay true."""
+        self._commit_listeners.append(listener)
 
     async def migrate(self) -> None:
         async with self.engine.begin() as conn:
@@ -145,3 +165,27 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+@event.listens_for(Session, "after_flush")
+def _remember_changed(session: Session, _flush_context: object) -> None:
+    db = session.info.get(_DATABASE)
+    if db is not None and db._commit_listeners:
+        session.info.setdefault(_CHANGED, []).extend(itertools.chain(session.new, session.dirty, session.deleted))
+
+
+@event.listens_for(Session, "after_commit")
+def _announce_changed(session: Session) -> None:
+    changed = session.info.pop(_CHANGED, None)
+    if not changed:
+        return
+    for listener in session.info[_DATABASE]._commit_listeners:
+        try:
+            listener(changed)
+        except Exception:
+            log.exception("storage.commit_listener_failed")
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_changed(session: Session, _previous_transaction: object) -> None:
+    session.info.pop(_CHANGED, None)

@@ -138,22 +138,32 @@ def translated_event(view: dict[str, Any], result: TranslationResult, locale: st
     }
 
 
+async def translation_readers(services: "Services", room_id: str) -> list[tuple[str, str, list[str]]]:
+    """(user id, locale, languages) of the room's members who opted into translations; read once
+    per room and process, then from the room cache (it was a query after every message)."""
+
+    async def load() -> list[tuple[str, str, list[str]]]:
+        async with services.db.read() as s:
+            rows = await s.execute(
+                select(User.id, User.locale, User.languages)
+                .join(Membership, Membership.user_id == User.id)
+                .where(Membership.room_id == room_id, User.translate_messages.is_(True))
+            )
+            return [(uid, locale, list(languages or ())) for uid, locale, languages in rows]
+
+    return await services.room_cache.get("translation_readers", room_id, load)
+
+
 async def deliver_translations(services: "Services", sent: "SentMessage") -> None:
     """After-fan-out hook: ``message:translated`` to each opted-in member who needs it."""
     source = sent.view["language"]
     if sent.view["kind"] != "text" or not source:
         return
-    async with services.db.read() as s:
-        rows = await s.execute(
-            select(User.id, User.locale, User.languages)
-            .join(Membership, Membership.user_id == User.id)
-            .where(Membership.room_id == sent.room.id, User.translate_messages.is_(True), User.id != sent.sender.id)
-        )
-        readers = [(uid, locale, list(languages or ())) for uid, locale, languages in rows]
+    readers = await translation_readers(services, sent.room.id)
     # (target language, reader's interface locale) -> user ids: one event per group.
     groups: defaultdict[tuple[str, str], list[str]] = defaultdict(list)
     for uid, locale, languages in readers:
-        if source not in reads_without_translation(locale, languages):
+        if uid != sent.sender.id and source not in reads_without_translation(locale, languages):
             groups[(preferred_language(locale), ui_locale(locale))].append(uid)
     if not groups:
         return

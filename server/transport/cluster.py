@@ -12,6 +12,10 @@ is never left *silently* behind:
   messages with ``message:history {after_seq}``;
 - the end of a session (a ban, a role change, "log out everywhere", signing out one token)
   reaches the connections it concerns on every process and every namespace (``end_sessions``);
+- per-process caches are told what another process changed (``publish_control`` / ``on_control``);
+- while this is the only process on the channel, emits are not published at all (``alone``):
+  Redis counts the channel's subscribers on every publish and on a probe every second, and a
+  process that (re)subscribes says hello at once, so the others start publishing again;
 - Redis connections use explicit timeouts and no hidden retries (redis-py >= 8 changed the
   defaults), so an outage surfaces as an error the listener recovers from, instead of a hang
   or a silent reconnect that would hide a gap.
@@ -27,6 +31,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 import socketio
 from sqlalchemy import select
 
+from server.core.background import every
 from server.core.redis_options import redis_options
 from server.storage.models import Room
 
@@ -43,8 +48,11 @@ LISTEN_RETRY_FIRST = 0.2  # seconds
 LISTEN_RETRY_MAX = 2.0  # seconds
 END_SESSIONS = "mv:end_sessions"
 LEAVE_ROOM_FOR_USER = "mv:leave_room_for_user"
+HELLO = "mv:hello"
+PEER_PROBE_INTERVAL = 1.0  # seconds between counts of the channel's subscribers
 
 ResubscribedHook = Callable[[], Awaitable[None]]
+ControlHandler = Callable[[dict[str, Any]], None]
 
 
 class ClusterManager(socketio.AsyncRedisManager):
@@ -54,6 +62,44 @@ class ClusterManager(socketio.AsyncRedisManager):
         super().__init__(settings.redis_url, channel=f"{settings.redis_prefix}:socketio", redis_options=redis_options())
         self.on_resubscribed: list[ResubscribedHook] = []
         self.outages = 0
+        self._controls: dict[str, ControlHandler] = {}
+        # True while Redis counts no other subscriber: then an emit reaches every connection there
+        # is from here, and publishing it (encode, round trip, decode our own echo) is pure cost.
+        self.alone = False
+        self._subscribed = False
+        # Run (synchronously) each time the listener has subscribed, first time included.
+        self.on_subscribed: list[Callable[[], None]] = []
+
+    async def emit(self, event: str, data: Any, namespace: str | None = None, room: Any = None, skip_sid: Any = None,
+                   callback: Any = None, to: Any = None, **kwargs: Any) -> Any:
+        if self.alone and callback is None:
+            kwargs["ignore_queue"] = True
+        return await super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid, callback=callback, to=to, **kwargs)
+
+    async def _publish(self, data: Any) -> Any:
+        receivers = await super()._publish(data)
+        if isinstance(receivers, int):
+            self.alone = self._subscribed and receivers <= 1
+        return receivers
+
+    async def count_peers(self) -> None:
+        """Ask Redis how many processes listen on the channel (run every PEER_PROBE_INTERVAL)."""
+        try:
+            if not self.connected:
+                self._redis_connect()
+            counts = await self.redis.pubsub_numsub(self.channel)
+            self.alone = self._subscribed and bool(counts) and counts[0][1] <= 1
+        except Exception:
+            self.connected = self.alone = False  # publish as usual; its errors are handled there
+
+    def on_control(self, method: str, handler: ControlHandler) -> None:
+        """Run ``handler(message)`` when another process publishes ``method`` (see publish_control)."""
+        self._controls[method] = handler
+
+    async def publish_control(self, method: str, message: dict[str, Any]) -> None:
+        """Tell every other process (their ``on_control`` handler for ``method``)."""
+        if not self.alone:
+            await self._publish({**message, "method": method, "host_id": self.host_id})
 
     async def end_sessions(self, room: str, reason: str) -> None:
         """End the connections in ``room`` here, and ask every other process to end its own."""
@@ -81,6 +127,11 @@ class ClusterManager(socketio.AsyncRedisManager):
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)
+                self._subscribed = True
+                for subscribed in self.on_subscribed:
+                    subscribed()
+                # Whoever was alone on the channel publishes again from now on.
+                await self._publish({"method": HELLO, "host_id": self.host_id})
                 if recovering:
                     recovering = False
                     log.warning("cluster.redis_listener_back", extra={"fields": {"outages": self.outages}})
@@ -92,6 +143,7 @@ class ClusterManager(socketio.AsyncRedisManager):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                self._subscribed = self.alone = False
                 if not recovering:
                     self.outages += 1
                     log.error("cluster.redis_listener_lost", extra={"fields": {"error": str(exc)[:200]}})
@@ -114,6 +166,17 @@ class ClusterManager(socketio.AsyncRedisManager):
             if isinstance(data, dict) and data.get("method") == END_SESSIONS:
                 if data.get("host_id") != self.host_id and isinstance(data.get("room"), str) and isinstance(data.get("reason"), str):
                     await end_local_sessions(self.server, data["room"], data["reason"])
+                continue
+            if isinstance(data, dict) and data.get("method") == HELLO:
+                if data.get("host_id") != self.host_id:
+                    self.alone = False
+                continue
+            if isinstance(data, dict) and data.get("method") in self._controls:
+                if data.get("host_id") != self.host_id:
+                    try:
+                        self._controls[data["method"]](data)
+                    except Exception:
+                        log.exception("cluster.control_failed")
                 continue
             if isinstance(data, dict) and data.get("method") == LEAVE_ROOM_FOR_USER:
                 if data.get("host_id") != self.host_id and isinstance(data.get("user_id"), str) and isinstance(data.get("room"), str):
@@ -161,6 +224,17 @@ def setup(services: "Services") -> None:
     manager = services.sio.manager
     if isinstance(manager, ClusterManager):
         manager.on_resubscribed.append(lambda: announce_room_heads(services))
+
+
+@contextlib.asynccontextmanager
+async def lifespan(services: "Services") -> AsyncIterator[None]:
+    """Count the channel's subscribers every second, so a process left alone stops publishing."""
+    manager = services.sio.manager
+    if not isinstance(manager, ClusterManager):
+        yield
+        return
+    async with every(PEER_PROBE_INTERVAL, manager.count_peers, name="cluster-peers"):
+        yield
 
 
 async def end_local_sessions(sio: socketio.AsyncServer, room: str, reason: str) -> int:

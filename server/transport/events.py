@@ -120,7 +120,8 @@ class Dispatcher:
                     raise Forbidden("You are not allowed to do that.")
             # Shared per-user budget over all events; per-feature limits (messages, rooms) sit on top.
             await services.limiter.check(
-                services.settings.event_rate, "events", user.id, message="You are sending messages too fast. Please wait a moment."
+                services.settings.event_rate, "events", user.id, message="You are sending messages too fast. Please wait a moment.",
+                shared=False,
             )
             payload = parse(spec.schema, data) if spec.schema else data
             with locale_scope(locale):

@@ -1,5 +1,18 @@
 """Rate limits on top of the `limits` library: in memory for one process, in Redis when several
-processes must share counters (so a user cannot multiply their quota by reconnecting elsewhere)."""
+processes must share counters (so a user cannot multiply their quota by reconnecting elsewhere).
+
+Not every count must be shared. The per-user budgets checked on every event and every message
+(``shared=False``) protect the process that runs the handler: they are counted in this process's
+memory, so the hot path makes no Redis round trip and runs no Lua script (≈ 2 per message before,
+bench/README.md, issue 23). A person connected to two processes gets each one's budget, which
+bounds what each process takes. What guards accounts and the network (sign-in and connection
+attempts per address, uploads, room creation, crisis events) stays shared.
+
+The in-process budgets use a fixed window (it starts at a key's first hit), not the moving window:
+the library's in-memory moving window re-scans every key through a worker thread after each hit,
+9 % of the send path's profile at 1,000 deliveries/s (bench/README.md, issue 23). A fixed window
+may let up to twice the budget through across a window's edge, which a flood control can bear.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +20,7 @@ import logging
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 
 from server.core.errors import RateLimited
 
@@ -27,6 +40,7 @@ class RateLimiter:
             storage = MemoryStorage()
         self.storage = storage
         self._strategy = MovingWindowRateLimiter(storage)
+        self._local = FixedWindowRateLimiter(MemoryStorage())
         self._fallback = MovingWindowRateLimiter(MemoryStorage()) if redis_url else None
         self._items: dict[str, RateLimitItem] = {}
 
@@ -36,7 +50,9 @@ class RateLimiter:
             item = self._items[rule] = parse(rule)
         return item
 
-    async def hit(self, rule: str, *identifiers: str) -> bool:
+    async def hit(self, rule: str, *identifiers: str, shared: bool = True) -> bool:
+        if not shared:
+            return await self._local.hit(self._item(rule), *identifiers)
         try:
             return await self._strategy.hit(self._item(rule), *identifiers)
         except Exception as exc:
@@ -46,7 +62,8 @@ class RateLimiter:
             log.warning("ratelimit.redis_unavailable", extra={"fields": {"error": str(exc)[:200]}})
             return await self._fallback.hit(self._item(rule), *identifiers)
 
-    async def check(self, rule: str, *identifiers: str, message: str) -> None:
-        """Count one hit; raise RateLimited (with the retry hint) when the rule is exceeded."""
-        if not await self.hit(rule, *identifiers):
+    async def check(self, rule: str, *identifiers: str, message: str, shared: bool = True) -> None:
+        """Count one hit; raise RateLimited (with the retry hint) when the rule is exceeded.
+        ``shared=False`` counts in this process only (see the module docstring)."""
+        if not await self.hit(rule, *identifiers, shared=shared):
             raise RateLimited(message, details={"limit": rule})

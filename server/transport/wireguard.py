@@ -17,6 +17,7 @@ so a text frame that is not an Engine.IO packet escapes as an exception and aioh
 500 into the already upgraded socket. ``ScreenedWebSocket`` closes such a socket with 1002
 (protocol error) first; it is installed by replacing one entry of the engine's driver table, the
 only reach into the library's internals (``tests/test_wire_guard.py`` checks it is still there).
+The same class opens the socket without permessage-deflate (see its docstring).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSCloseCode
+from aiohttp.web import WebSocketResponse
 from engineio.async_drivers.aiohttp import WebSocket
 from socketio import packet as sio_packet
 
@@ -168,7 +170,23 @@ def guarded_packet_class(max_event_bytes: int) -> type[GuardedPacket]:
 
 
 class ScreenedWebSocket(WebSocket):
-    """Engine.IO's aiohttp WebSocket, closing the socket on a text frame that is not an Engine.IO packet."""
+    """Engine.IO's aiohttp WebSocket, closing the socket on a text frame that is not an Engine.IO
+    packet, and answering without permessage-deflate.
+
+    Why no compression: aiohttp deflates every frame once a client offers the extension (browsers
+    and socket.io-client always do), and each connection then holds a zlib compressor and
+    decompressor with their 32 KB windows for its whole life: ≈ 100 KB of the ≈ 150 KB an idle
+    connection cost (bench/idle_memory.py), plus a deflate call on every chat frame of a few hundred
+    bytes, where it saves next to nothing (bench/README.md, issue 23).
+    """
+
+    async def __call__(self, environ: dict[str, Any]) -> WebSocketResponse:
+        request = environ["aiohttp.request"]
+        self._sock = WebSocketResponse(max_msg_size=self.server.max_http_buffer_size, compress=False)
+        await self._sock.prepare(request)
+        self.environ = environ
+        await self.handler(self)
+        return self._sock
 
     async def wait(self) -> Any:
         data = await super().wait()
