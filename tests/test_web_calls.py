@@ -109,6 +109,10 @@ async def test_a_mentee_video_calls_her_mentor_who_answers_and_both_see_and_hear
     await expect(mentor.call_panel).to_have_count(0)
     await expect(mentee.call_panel).to_have_count(0)
     await expect(mentee.page.locator("#announcer")).to_have_text("The call ended.")
+    for person in (mentee, mentor):
+        # The conversation keeps the call: its kind and length, on both sides.
+        await expect(person.page.locator(".msg.kind-call .msg-body")).to_have_text(re.compile(r"^Video call · \d+ (s|min)$"))
+    await mentee.screenshot("call-record-in-timeline")
     assert not mentee.console_errors and not mentor.console_errors, mentee.console_errors + mentor.console_errors
 
 
@@ -123,6 +127,9 @@ async def test_a_declined_call_closes_on_both_sides_and_the_caller_is_told(peopl
     await expect(mentee.call_panel).to_have_count(0)
     await expect(mentee.page.locator("#announcer")).to_have_text("The call was declined.")
     await expect(mentor.incoming_call).to_have_count(0)
+    await expect(mentee.page.locator(".msg.kind-call .msg-body")).to_have_text("Call declined")
+    await mentor.open_room("Ana")
+    await expect(mentor.page.locator(".msg.kind-call .msg-body")).to_have_text("Call declined")
 
 
 async def test_a_leader_opens_a_group_invites_a_member_who_accepts_and_they_meet_through_the_relay(
