@@ -167,6 +167,16 @@ async def test_a_leader_opens_a_group_invites_a_member_who_accepts_and_they_meet
         await expect(person.call_panel.locator(".call-quality")).to_contain_text(re.compile(r"Connection: (good|fair|poor)"))
     await member.screenshot("group-call-relay")
 
+    # Each member in the call is named, and the others read in words when they mute or turn the camera off.
+    lucia = leader.call_panel.locator(".member-tile", has_text="Lucía")
+    await expect(lucia).to_be_visible()
+    await expect(lucia.locator(".tile-flag")).to_have_count(0)
+    await member.call_panel.get_by_role("button", name="Mute microphone").click()
+    await member.call_panel.get_by_role("button", name="Turn camera off").click()
+    await expect(lucia.locator(".mic-off")).to_have_text("Lucía's microphone is off")
+    await expect(lucia.locator(".camera-off")).to_have_text("Lucía's camera is off")
+    await leader.screenshot("group-call-member-muted")
+
     await member.call_panel.get_by_role("button", name="Hang up").click()
     await expect(member.call_panel).to_have_count(0)
     await expect(leader.page.locator("#announcer")).to_have_text("Lucía left the call.")
