@@ -115,7 +115,8 @@ class MessageService:
     async def send(self, sender: "AuthUser", p: SendMessage, *, kind: str = "text",
                    server_written: bool = False) -> dict[str, Any]:
         """``server_written``: a record the server writes in the sender's name (a call's outcome);
-        the sender's mute, rate limit and the room's send checks do not hold it back."""
+        the sender's mute, rate limit and the room's send checks do not hold it back, and the
+        after-fan-out hooks (translation, a responder's first contact) do not run for it."""
         body = self._validate_body(p.body)
         if not 1 <= len(p.client_id) <= 64:
             raise InvalidPayload("client_id has 1 to 64 characters.")
@@ -150,7 +151,8 @@ class MessageService:
                     # A failing hook must not lose or block the message; it is logged loudly.
                     log.exception("message.hook_failed", extra={"fields": {"room_id": room.id}})
             await services.sio.emit("message:new", view, to=socket_room(room.id))
-            for hook in hooks.after_fanout:
+            # A server-written record is nobody's act of writing: no translation, no responder's first contact.
+            for hook in ([] if server_written else hooks.after_fanout):
                 task = asyncio.create_task(self._run_after_fanout(hook, sent))
                 self._after_fanout_tasks.add(task)
                 task.add_done_callback(self._after_fanout_tasks.discard)
