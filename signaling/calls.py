@@ -227,9 +227,8 @@ class CallService:
             if row is None:
                 return
             caller = auth_user(row)
-            await self.services.messages.send(
-                caller, SendMessage(room_id, f"call:{outcome['call_id']}", json.dumps(outcome), (caller.locale or "en")[:2]),
-                kind=CALL_KIND, server_written=True)
+            record = SendMessage(room_id, f"call:{outcome['call_id']}", json.dumps(outcome), (caller.locale or "en")[:2])
+            await self.services.messages.send(caller, record, kind=CALL_KIND, server_written=True)
         except AppError as exc:
             log.warning("call.record_skipped", extra={"fields": {"room_id": room_id, "code": exc.code}})
 

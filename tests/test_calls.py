@@ -26,7 +26,8 @@ def call_server(tmp_path_factory):
 
 async def call_record(client, room_id: str, call_id: str) -> dict:
     """The conversation's record of a call: the "call" message pushed live, also in history."""
-    pushed = await client.wait_for("message:new", lambda m: m["kind"] == "call" and json.loads(m["body"])["call_id"] == call_id)
+    pushed = await client.wait_for(
+        "message:new", lambda m: m["kind"] == "call" and json.loads(m["body"])["call_id"] == call_id)
     history = (await client.call("message:history", {"room_id": room_id, "after_seq": 0, "limit": 50}))["messages"]
     assert [m["id"] for m in history if m["kind"] == "call"] == [pushed["id"]], "one record per call, kept in history"
     return {**json.loads(pushed["body"]), "sender_id": pushed["sender_id"]}

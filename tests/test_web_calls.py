@@ -111,7 +111,8 @@ async def test_a_mentee_video_calls_her_mentor_who_answers_and_both_see_and_hear
     await expect(mentee.page.locator("#announcer")).to_have_text("The call ended.")
     for person in (mentee, mentor):
         # The conversation keeps the call: its kind and length, on both sides.
-        await expect(person.page.locator(".msg.kind-call .msg-body")).to_have_text(re.compile(r"^Video call · \d+ (s|min)$"))
+        record = person.page.locator(".msg.kind-call .msg-body")
+        await expect(record).to_have_text(re.compile(r"^Video call · \d+ (s|min)$"))
     await mentee.screenshot("call-record-in-timeline")
     assert not mentee.console_errors and not mentor.console_errors, mentee.console_errors + mentor.console_errors
 

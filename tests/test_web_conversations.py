@@ -110,7 +110,8 @@ async def test_permission_is_asked_once_and_a_message_elsewhere_notifies_and_cou
     # What Ana writes on her phone is not unread for her.
     phone = await sign_in(server, ana.username)
     await (await phone.connect()).call("message:send", {"room_id": lu_room, "client_id": "p1", "body": "Sorry, busy"})
-    await expect(ana.page.locator(".room-item", has_text="Lu").locator(".room-preview")).to_have_text("You: Sorry, busy")
+    lu_preview = ana.page.locator(".room-item", has_text="Lu").locator(".room-preview")
+    await expect(lu_preview).to_have_text("You: Sorry, busy")
     await expect(lu_badge).to_have_text("2 unread")
 
     await ana.open_room("Lu")
