@@ -123,6 +123,23 @@ async def test_a_declined_call_ends_for_the_caller(call_server):
     await close_all(mentee, mentor)
 
 
+async def test_a_call_in_a_private_room_leaves_its_record_while_plaintext_stays_refused(call_server):
+    mentee, mentor = await register(call_server), await register(call_server, role="mentor")
+    a = await mentee.connect()
+    room = (await a.call("room:create", {"kind": "direct", "member_ids": [mentor.id], "private": True}))["room"]
+    b = await mentor.connect()
+    for side in (a, b):
+        assert (await side.call("room:join", {"room_id": room["id"]}))["ok"]
+    call_id = (await a.call("call:start", {"room_id": room["id"]}))["call"]["id"]
+    await b.wait_for("call:ring")
+    assert (await b.call("call:decline", {"call_id": call_id}))["ok"]
+    record = await call_record(a, room["id"], call_id)
+    assert (record["outcome"], record["sender_id"]) == ("declined", mentee.id)
+    refused = await a.call("message:send", {"room_id": room["id"], "client_id": "c1", "body": "hello"})
+    assert refused["error"]["code"] == "sealed_required"
+    await close_all(mentee, mentor)
+
+
 async def test_a_peer_whose_tab_dies_is_hung_up_for_the_other_side(call_server):
     mentee, mentor, a, b, room = await pair_in_room(call_server)
     call_id = (await a.call("call:start", {"room_id": room["id"]}))["call"]["id"]
