@@ -10,6 +10,8 @@ caller is impolite, everyone who accepts is polite).
 
 from __future__ import annotations
 
+import json
+import logging
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -18,9 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.blocks import Blocked, blocked_among
+from server.accounts.users import auth_user
+from server.chat.messages import SendMessage
 from server.chat.room_access import member_ids, require_member
 from server.core.errors import AppError, Forbidden, NotFound
-from server.storage.models import Call, CallParticipant, Room
+from server.storage.models import Call, CallParticipant, Room, User
 from server.transport.addressing import user_room
 
 if TYPE_CHECKING:
@@ -28,6 +32,9 @@ if TYPE_CHECKING:
     from server.services import Services
 
 LIVE_STATES = ("ringing", "active")
+CALL_KIND = "call"  # the message kind that records a call's outcome in its conversation
+
+log = logging.getLogger(__name__)
 
 
 def call_view(call: Call, participants: list[CallParticipant]) -> dict[str, Any]:
@@ -42,6 +49,20 @@ def call_view(call: Call, participants: list[CallParticipant]) -> dict[str, Any]
         "end_reason": call.end_reason or None,
         "participants": [{"user_id": p.user_id, "state": p.state, "polite": p.polite} for p in participants],
     }
+
+
+def call_outcome(call: Call, participants: list[CallParticipant]) -> dict[str, Any]:
+    """What the conversation keeps of an ended call: answered ("ended", with its length),
+    declined, or missed (nobody answered before the caller gave up or the ring timed out)."""
+    answered = any(p.user_id != call.started_by and p.state in ("joined", "left") for p in participants)
+    ended_at, started_at = (t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+                            for t in (call.ended_at or datetime.now(timezone.utc), call.started_at))
+    if answered:
+        outcome = "ended"
+    else:
+        outcome = "declined" if call.end_reason == "declined" else "missed"
+    return {"call_id": call.id, "media": call.media, "outcome": outcome,
+            "duration_s": max(0, int((ended_at - started_at).total_seconds())) if answered else None}
 
 
 async def _participants(s: AsyncSession, call_id: str) -> list[CallParticipant]:
@@ -130,12 +151,14 @@ class CallService:
             ended = not still_possible
             if ended:
                 self._end(call, "declined")
+            outcome = call_outcome(call, participants) if ended else None
             view = call_view(call, participants)
         everyone = [p.user_id for p in participants]
         await self._notify(everyone, "call:declined", {"call_id": call_id, "user_id": user.id})
-        if ended:
+        if outcome is not None:
             await self._notify(everyone, "call:ended", {"call_id": call_id, "reason": "declined", "by": user.id})
             await self._leave_media(call_id, user.id, ended=True)
+            await self._record(call.room_id, call.started_by, outcome)
         return view
 
     async def relay(self, user: "AuthUser", call_id: str, to_user: str, event: str, data: dict[str, Any]) -> None:
@@ -154,8 +177,13 @@ class CallService:
         """Hang up: out of the call and of its media session; the call may end for everyone."""
         async with self.services.db.transaction() as s:
             call, me = await self._load(s, call_id, user.id)
+            was_live = call.state != "ended"
             view = await self._leave_locked(s, call, me, reason)
+            ended_now = was_live and view["state"] == "ended"
+            outcome = call_outcome(call, await _participants(s, call.id)) if ended_now else None
         await self._leave_media(call_id, user.id, ended=view["state"] == "ended")
+        if outcome is not None:
+            await self._record(call.room_id, call.started_by, outcome)
         return view
 
     async def _leave_media(self, call_id: str, user_id: str, *, ended: bool) -> None:
@@ -188,6 +216,22 @@ class CallService:
             await self._notify([p.user_id for p in joined], "call:left", {"call_id": call.id, "user_id": me.user_id, "reason": reason})
         return view
 
+    async def _record(self, room_id: str, caller_id: str, outcome: dict[str, Any]) -> None:
+        """Write the call's outcome into its conversation as the caller's message of kind "call",
+        sealed like any message, so both sides and history show it. Its ``client_id`` is the
+        call's, so a second writer (another process) stores nothing twice. The call has already
+        ended for everyone; a record that cannot be written is logged, not raised."""
+        try:
+            async with self.services.db.read() as s:
+                row = await s.get(User, caller_id)
+            if row is None:
+                return
+            caller = auth_user(row)
+            record = SendMessage(room_id, f"call:{outcome['call_id']}", json.dumps(outcome), (caller.locale or "en")[:2])
+            await self.services.messages.send(caller, record, kind=CALL_KIND, server_written=True)
+        except AppError as exc:
+            log.warning("call.record_skipped", extra={"fields": {"room_id": room_id, "code": exc.code}})
+
     @staticmethod
     def _end(call: Call, reason: str) -> None:
         call.state, call.end_reason = "ended", reason
@@ -198,14 +242,17 @@ class CallService:
         """A peer's tab went away: its part of every call ends, as if it had hung up."""
         async with self.services.db.transaction() as s:
             rows = list(await s.scalars(select(CallParticipant).where(CallParticipant.sid == sid, CallParticipant.state == "joined")))
-            left: list[tuple[str, bool]] = []
+            left: list[tuple[Call, dict[str, Any] | None]] = []
             for me in rows:
                 call = await s.get(Call, me.call_id)
-                if call is not None:
+                if call is not None and call.state != "ended":
                     view = await self._leave_locked(s, call, me, "disconnected")
-                    left.append((call.id, view["state"] == "ended"))
-        for call_id, ended in left:
-            await self._leave_media(call_id, user.id, ended=ended)
+                    ended = view["state"] == "ended"
+                    left.append((call, call_outcome(call, await _participants(s, call.id)) if ended else None))
+        for call, outcome in left:
+            await self._leave_media(call.id, user.id, ended=outcome is not None)
+            if outcome is not None:
+                await self._record(call.room_id, call.started_by, outcome)
 
     async def expire_unanswered(self) -> int:
         """End calls that rang past the timeout. The conditional update makes it fire once."""
@@ -221,8 +268,13 @@ class CallService:
                 )
                 if result.rowcount != 1:
                     continue
-                everyone = [p.user_id for p in await _participants(s, call_id)]
+                participants = await _participants(s, call_id)
+                everyone = [p.user_id for p in participants]
+                call = await s.get(Call, call_id)
+                await s.refresh(call)
+                outcome = call_outcome(call, participants)
             ended += 1
+            await self._record(call.room_id, call.started_by, outcome)
             await self._notify(everyone, "call:ended", {"call_id": call_id, "reason": "no_answer", "by": None})
             if self.services.media is not None:
                 # A group leader may already be in the relay while the others' phones ring.

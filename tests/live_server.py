@@ -188,6 +188,12 @@ async def register(server: ServerProcess, *, role: str = "mentee", username: str
             assert resp.status == 201, data
         if role not in ("mentee", "mentor"):
             await asyncio.to_thread(server.cli, "users", "grant", username, role)
+    return await sign_in(server, username)
+
+
+async def sign_in(server: ServerProcess, username: str) -> Person:
+    """Another device of an existing person (e.g. one registered through the web client)."""
+    async with aiohttp.ClientSession() as http:
         async with http.post(f"{server.url}/api/auth/login", json={"username": username, "password": PASSWORD}) as resp:
             data = await resp.json()
             assert resp.status == 200, data

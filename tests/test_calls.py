@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -23,11 +24,22 @@ def call_server(tmp_path_factory):
     proc.stop()
 
 
+async def call_record(client, room_id: str, call_id: str) -> dict:
+    """The conversation's record of a call: the "call" message pushed live, also in history."""
+    pushed = await client.wait_for(
+        "message:new", lambda m: m["kind"] == "call" and json.loads(m["body"])["call_id"] == call_id)
+    history = (await client.call("message:history", {"room_id": room_id, "after_seq": 0, "limit": 50}))["messages"]
+    assert [m["id"] for m in history if m["kind"] == "call"] == [pushed["id"]], "one record per call, kept in history"
+    return {**json.loads(pushed["body"]), "sender_id": pushed["sender_id"]}
+
+
 async def pair_in_room(server):
     mentee, mentor = await register(server), await register(server, role="mentor")
     a = await mentee.connect()
     room = (await a.call("room:create", {"kind": "direct", "member_ids": [mentor.id]}))["room"]
     b = await mentor.connect()
+    for side in (a, b):
+        assert (await side.call("room:join", {"room_id": room["id"]}))["ok"]
     return mentee, mentor, a, b, room
 
 
@@ -64,6 +76,11 @@ async def test_a_one_to_one_call_rings_connects_relays_privately_and_ends(call_s
     assert (await a.call("call:end", {"call_id": call_id}))["ok"]
     ended = await b.wait_for("call:ended")
     assert ended["reason"] == "hangup" and ended["by"] == mentee.id
+    for side in (a, b):
+        record = await call_record(side, room["id"], call_id)
+        assert record["outcome"] == "ended" and record["media"] == "video" and record["duration_s"] >= 0
+        assert record["sender_id"] == mentee.id, "the caller's call, on both sides"
+    assert not s.received("message:new"), "a stranger sees nothing of the call"
     late = await a.call("call:offer", {"call_id": call_id, "to": mentor.id, "sdp": FAKE_SDP})
     assert late["error"]["code"] == "call_ended"
     await close_all(mentee, mentor, stranger)
@@ -88,6 +105,8 @@ async def test_an_unanswered_call_stops_ringing_after_the_timeout(call_server):
     ended = await a.wait_for("call:ended", lambda e: e["call_id"] == call_id, timeout=10)
     assert ended["reason"] == "no_answer"
     assert (await b.wait_for("call:ended"))["reason"] == "no_answer"
+    record = await call_record(b, room["id"], call_id)
+    assert record["outcome"] == "missed" and record["duration_s"] is None
     again = await a.call("call:start", {"room_id": room["id"]})
     assert again["call"]["id"] != call_id, "the room is free for a new call"
     await a.call("call:end", {"call_id": again["call"]["id"]})
@@ -100,6 +119,24 @@ async def test_a_declined_call_ends_for_the_caller(call_server):
     await b.wait_for("call:ring")
     assert (await b.call("call:decline", {"call_id": call_id}))["ok"]
     assert (await a.wait_for("call:ended"))["reason"] == "declined"
+    assert (await call_record(a, room["id"], call_id))["outcome"] == "declined"
+    await close_all(mentee, mentor)
+
+
+async def test_a_call_in_a_private_room_leaves_its_record_while_plaintext_stays_refused(call_server):
+    mentee, mentor = await register(call_server), await register(call_server, role="mentor")
+    a = await mentee.connect()
+    room = (await a.call("room:create", {"kind": "direct", "member_ids": [mentor.id], "private": True}))["room"]
+    b = await mentor.connect()
+    for side in (a, b):
+        assert (await side.call("room:join", {"room_id": room["id"]}))["ok"]
+    call_id = (await a.call("call:start", {"room_id": room["id"]}))["call"]["id"]
+    await b.wait_for("call:ring")
+    assert (await b.call("call:decline", {"call_id": call_id}))["ok"]
+    record = await call_record(a, room["id"], call_id)
+    assert (record["outcome"], record["sender_id"]) == ("declined", mentee.id)
+    refused = await a.call("message:send", {"room_id": room["id"], "client_id": "c1", "body": "hello"})
+    assert refused["error"]["code"] == "sealed_required"
     await close_all(mentee, mentor)
 
 
@@ -110,6 +147,7 @@ async def test_a_peer_whose_tab_dies_is_hung_up_for_the_other_side(call_server):
     b.sio.eio.ws._response.connection.transport.abort()
     ended = await a.wait_for("call:ended", timeout=15)
     assert ended["reason"] == "disconnected" and ended["by"] == mentor.id
+    assert (await call_record(a, room["id"], call_id))["outcome"] == "ended"
     await close_all(mentee)
 
 

@@ -109,6 +109,11 @@ async def test_a_mentee_video_calls_her_mentor_who_answers_and_both_see_and_hear
     await expect(mentor.call_panel).to_have_count(0)
     await expect(mentee.call_panel).to_have_count(0)
     await expect(mentee.page.locator("#announcer")).to_have_text("The call ended.")
+    for person in (mentee, mentor):
+        # The conversation keeps the call: its kind and length, on both sides.
+        record = person.page.locator(".msg.kind-call .msg-body")
+        await expect(record).to_have_text(re.compile(r"^Video call · \d+ (s|min)$"))
+    await mentee.screenshot("call-record-in-timeline")
     assert not mentee.console_errors and not mentor.console_errors, mentee.console_errors + mentor.console_errors
 
 
@@ -123,6 +128,9 @@ async def test_a_declined_call_closes_on_both_sides_and_the_caller_is_told(peopl
     await expect(mentee.call_panel).to_have_count(0)
     await expect(mentee.page.locator("#announcer")).to_have_text("The call was declined.")
     await expect(mentor.incoming_call).to_have_count(0)
+    await expect(mentee.page.locator(".msg.kind-call .msg-body")).to_have_text("Call declined")
+    await mentor.open_room("Ana")
+    await expect(mentor.page.locator(".msg.kind-call .msg-body")).to_have_text("Call declined")
 
 
 async def test_a_leader_opens_a_group_invites_a_member_who_accepts_and_they_meet_through_the_relay(
@@ -159,6 +167,16 @@ async def test_a_leader_opens_a_group_invites_a_member_who_accepts_and_they_meet
         await expect(person.call_panel.get_by_label("A participant's video").first).to_be_visible()
         await expect(person.call_panel.locator(".call-quality")).to_contain_text(re.compile(r"Connection: (good|fair|poor)"))
     await member.screenshot("group-call-relay")
+
+    # Each member in the call is named, and the others read in words when they mute or turn the camera off.
+    lucia = leader.call_panel.locator(".member-tile", has_text="Lucía")
+    await expect(lucia).to_be_visible()
+    await expect(lucia.locator(".tile-flag")).to_have_count(0)
+    await member.call_panel.get_by_role("button", name="Mute microphone").click()
+    await member.call_panel.get_by_role("button", name="Turn camera off").click()
+    await expect(lucia.locator(".mic-off")).to_have_text("Lucía's microphone is off")
+    await expect(lucia.locator(".camera-off")).to_have_text("Lucía's camera is off")
+    await leader.screenshot("group-call-member-muted")
 
     await member.call_panel.get_by_role("button", name="Hang up").click()
     await expect(member.call_panel).to_have_count(0)

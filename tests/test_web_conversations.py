@@ -17,7 +17,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from tests.browser import headless_chromium
-from tests.live_server import close_all, register
+from tests.live_server import close_all, register, sign_in
 from tests.web_pages import WebUser
 
 pytestmark = pytest.mark.browser
@@ -98,11 +98,26 @@ async def test_permission_is_asked_once_and_a_message_elsewhere_notifies_and_cou
     assert shown["title"] == "Lu wrote to you" and shown["tag"] == lu_room
     assert "private worry" not in shown["body"], "a notification never carries the words"
     await expect(ana.page).to_have_title("(1) MentalVerse Live")
+    lu_badge = ana.page.locator(".room-item", has_text="Lu").locator(".unread")
+    await expect(lu_badge).to_have_text("1 unread")  # Lu's one message, not Ana's own "Hello Lu"
     await ana.screenshot("notified-of-another-conversation")
+    await lc.call("message:send", {"room_id": lu_room, "client_id": "l2", "body": "Are you free later?"})
+    await expect(lu_badge).to_have_text("2 unread")
+    # After a reload the count is the server's: still only Lu's messages.
+    await ana.page.reload()
+    await expect(ana.page.locator(".chat-title")).to_have_text("Mo")
+    await expect(lu_badge).to_have_text("2 unread")
+    # What Ana writes on her phone is not unread for her.
+    phone = await sign_in(server, ana.username)
+    await (await phone.connect()).call("message:send", {"room_id": lu_room, "client_id": "p1", "body": "Sorry, busy"})
+    lu_preview = ana.page.locator(".room-item", has_text="Lu").locator(".room-preview")
+    await expect(lu_preview).to_have_text("You: Sorry, busy")
+    await expect(lu_badge).to_have_text("2 unread")
 
     await ana.open_room("Lu")
     await expect(ana.page).to_have_title("MentalVerse Live")
-    await close_all(mo, lu)
+    await expect(lu_badge).to_have_count(0)
+    await close_all(mo, lu, phone)
 
 
 async def test_a_mentee_moves_then_cancels_a_session_from_her_schedule_and_the_mentor_is_told(people, server) -> None:  # type: ignore[no-untyped-def]

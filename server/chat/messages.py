@@ -139,13 +139,19 @@ class MessageService:
             return None
         return self.services.keyring.open(room.id, room.wrapped_key, row.id, row.nonce, row.ciphertext)
 
-    async def send(self, sender: "AuthUser", p: SendMessage, *, kind: str = "text") -> dict[str, Any]:
+    async def send(self, sender: "AuthUser", p: SendMessage, *, kind: str = "text",
+                   server_written: bool = False) -> dict[str, Any]:
+        """``server_written``: a record the server writes in the sender's name (a call's outcome);
+        the sender's mute, rate limit and the room's send checks do not hold it back, and the
+        after-fan-out hooks (translation, a responder's first contact) do not run for it. It may
+        go to a private room: it holds no one's words, only what the server itself knows."""
         if not 1 <= len(p.client_id) <= 64:
             raise InvalidPayload("client_id has 1 to 64 characters.")
         if p.sealed is not None:
             return await self._send_sealed(sender, p)
-        # Before any hook reads the body: a private room's plaintext must go no further.
-        await self._refuse_plaintext_in_private_room(sender, p.room_id)
+        if not server_written:
+            # Before any hook reads the body: a private room's plaintext must go no further.
+            await self._refuse_plaintext_in_private_room(sender, p.room_id)
         body = self._validate_body(p.body)
         services = self.services
         given_language = p.language
@@ -166,7 +172,7 @@ class MessageService:
                 if follow_up is not None:
                     once_stored.append(follow_up)
         async with self._room_locks[p.room_id]:
-            stored = await self._store(sender, p, kind, outgoing.safety, body=body)
+            stored = await self._store(sender, p, kind, outgoing.safety, body=body, server_written=server_written)
             if stored is None:
                 return await self._existing(sender, p)
             room, view = stored
@@ -178,7 +184,8 @@ class MessageService:
                     # A failing hook must not lose or block the message; it is logged loudly.
                     log.exception("message.hook_failed", extra={"fields": {"room_id": room.id}})
             await services.sio.emit("message:new", view, to=socket_room(room.id))
-            for hook in hooks.after_fanout:
+            # A server-written record is nobody's act of writing: no translation, no responder's first contact.
+            for hook in ([] if server_written else hooks.after_fanout):
                 task = asyncio.create_task(self._run_after_fanout(hook, sent))
                 self._after_fanout_tasks.add(task)
                 task.add_done_callback(self._after_fanout_tasks.discard)
@@ -236,7 +243,8 @@ class MessageService:
             task.cancel()
 
     async def _store(self, sender: "AuthUser", p: SendMessage, kind: str, safety: str | None, *,
-                     body: str | None = None, sealed: dict[str, Any] | None = None) -> tuple[Room, dict[str, Any]] | None:
+                     body: str | None = None, sealed: dict[str, Any] | None = None,
+                     server_written: bool = False) -> tuple[Room, dict[str, Any]] | None:
         """Insert in one transaction; None when this client_id was already stored (a retry).
 
         Exactly one of ``body`` (sealed here with the room's at-rest key) and ``sealed`` (a
@@ -253,19 +261,20 @@ class MessageService:
                 room, membership, existing = found
                 if existing is not None:
                     return None
-                if room.private and sealed is None:
+                if room.private and sealed is None and not server_written:
                     raise InvalidPayload("This room is private: messages must be sealed on your device.", code="sealed_required")
                 if sealed is not None and not room.private:
                     raise InvalidPayload("Only a private room's messages are sealed.", code="not_private")
-                if membership.muted_until is not None and membership.muted_until > datetime.now(timezone.utc):
-                    raise Forbidden("You are muted in this room for now.", code="muted")
                 reply_to = await checked_reply_to(s, room.id, p.reply_to)
-                for check in self.hooks.pre_send_checks:
-                    await check(s, room, membership, sender)
-                await services.limiter.check(
-                    services.settings.message_rate, "messages", sender.id,
-                    message="You are sending messages too fast. Please wait a moment.", shared=False,
-                )
+                if not server_written:
+                    if membership.muted_until is not None and membership.muted_until > datetime.now(timezone.utc):
+                        raise Forbidden("You are muted in this room for now.", code="muted")
+                    for check in self.hooks.pre_send_checks:
+                        await check(s, room, membership, sender)
+                    await services.limiter.check(
+                        services.settings.message_rate, "messages", sender.id,
+                        message="You are sending messages too fast. Please wait a moment.", shared=False,
+                    )
                 seq = await s.scalar(_NEXT_SEQ, {"room_id": room.id})
                 message_id = new_id()
                 nonce, ciphertext = (None, None) if body is None else services.keyring.seal(room.id, room.wrapped_key, message_id, body)

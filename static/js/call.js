@@ -166,6 +166,10 @@ class CallSession {
     this.remoteTile = el("div", { class: "tile remote-tile" }, this.remoteVideo, this.peerCameraOff, this.peerName, this.peerFlags);
     this.chatToggle = el("button", { type: "button", class: "call-chat-toggle", i18n: "call.hide_chat", attrs: { "aria-pressed": "false" }, on: { click: () => this.toggleChat() } });
     this.tiles = el("div", { class: "call-tiles" });
+    // In a group (relay) call: one card per other member in the call, named, with their microphone
+    // and camera state in words (the relay's video slots change source with the speaker).
+    this.roster = el("ul", { class: "call-roster", hidden: true, i18nAttrs: { "aria-label": "call.roster" } });
+    this.memberMedia = new Map(); // user id -> {audio, video}, from call:media_state
     this.localVideo = el("video", { class: "local-video", autoplay: true, playsInline: true, muted: true, i18nAttrs: { "aria-label": "call.your_video" } });
     this.qualityText = el("span", { class: "quality-level", i18n: "call.quality_measuring" });
     this.qualityFigures = el("span", { class: "quality-figures" });
@@ -178,7 +182,7 @@ class CallSession {
     return el("section", { class: "call-panel", attrs: { "aria-labelledby": "call-title" } },
       el("h2", { id: "call-title", tabIndex: -1, text: t("call.with", { name: title }) }),
       this.status, this.notice,
-      el("div", { class: "call-stage" }, this.remoteTile, this.tiles, this.localVideo),
+      el("div", { class: "call-stage" }, this.remoteTile, this.tiles, this.localVideo), this.roster,
       this.quality,
       el("div", { class: "call-controls" }, this.micButton, this.cameraButton, this.chatToggle, this.hangUpButton));
   }
@@ -247,6 +251,7 @@ class CallSession {
     if (call) this.call = call;
     this.setParticipantState(user_id, "joined");
     if (this.call.mode === "p2p" && !this.pc) this.startPeerToPeer(user_id);
+    this.renderRoster();
   }
 
   onDeclined({ user_id }) {
@@ -256,6 +261,11 @@ class CallSession {
 
   /** The other person muted or turned their camera off (or back on). */
   onMediaState({ user_id, audio, video }) {
+    this.memberMedia.set(user_id, { audio, video });
+    if (this.call?.mode === "relay") {
+      this.renderRoster();
+      return;
+    }
     const name = this.app.store.memberName(this.roomId, user_id) || t("chat.someone");
     this.peerName.textContent = name;
     show(this.peerFlags,
@@ -263,6 +273,20 @@ class CallSession {
       video || this.media !== "video" ? null : el("span", { class: "tile-flag camera-off", text: t("call.peer_camera_off", { name }) }));
     this.peerCameraOff.hidden = video || this.media !== "video";
     this.peerCameraOff.textContent = t("call.peer_camera_off", { name });
+  }
+
+  /** The group call's member cards: name, and "X's microphone is off" / "X's camera is off". */
+  renderRoster() {
+    this.roster.hidden = this.call?.mode !== "relay";
+    if (this.roster.hidden) return;
+    show(this.roster, ...[...this.othersJoined()].map((userId) => {
+      const name = this.app.store.memberName(this.roomId, userId) || t("chat.someone");
+      const { audio = true, video = true } = this.memberMedia.get(userId) ?? {};
+      return el("li", { class: "member-tile", dataset: { userId } },
+        el("span", { class: "tile-name", text: name }),
+        audio ? null : el("span", { class: "tile-flag mic-off", text: t("call.peer_muted", { name }) }),
+        video || this.media !== "video" ? null : el("span", { class: "tile-flag camera-off", text: t("call.peer_camera_off", { name }) }));
+    }));
   }
 
   /** On a phone: the call full screen, or the call above the chat (the composer in view). */
@@ -276,6 +300,7 @@ class CallSession {
 
   onLeft({ user_id }) {
     this.setParticipantState(user_id, "left");
+    this.renderRoster();
     const name = this.app.store.memberName(this.roomId, user_id) || t("chat.someone");
     this.app.announce(t("call.left", { name }));
   }
@@ -353,6 +378,7 @@ class CallSession {
   async joinRelay() {
     this.setStatus("call.connecting");
     this.remoteTile.hidden = true;
+    this.renderRoster();
     try {
       const { layout } = await this.conn.call("media:layout");
       const pc = this.newPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });

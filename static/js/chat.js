@@ -4,6 +4,7 @@
 import { el, formatTime, show } from "./dom.js";
 import { currentLanguage, onLanguageChange, t } from "./i18n.js";
 import { GroupPanel } from "./groupconsole.js";
+import { callRecordText } from "./callrecord.js";
 import { safetyCoverage } from "./api.js";
 
 // The reactions offered (the server accepts exactly these: server/chat/reactions.py).
@@ -217,6 +218,8 @@ export class ChatView {
       ? el("p", { class: "msg-body deleted", i18n: "chat.deleted" })
       : message.undecryptable
         ? el("p", { class: "msg-body undecryptable", i18n: "private.cannot_decrypt" })
+      : message.kind === "call"
+        ? el("p", { class: "msg-body call-record", text: callRecordText(message, { mine, callerName: author }) })
         : el("p", { class: "msg-body", text: message.body, attrs: { lang: message.language || null, dir: "auto" } });
     const node = el("li", { class: `msg${mine ? " mine" : ""}${message.kind && message.kind !== "text" ? ` kind-${message.kind}` : ""}`, dataset: { id: message.id, seq: message.seq } },
       meta, message.reply_to ? this.quote(message.reply_to) : null, body, this.reactions(message));

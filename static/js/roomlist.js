@@ -62,7 +62,8 @@ export class RoomList {
     const last = this.store.previews.get(room.id);
     if (!last) return null;
     const who = last.sender_id === this.app.me.id ? t("chat.you") : this.store.memberName(room.id, last.sender_id) || t("chat.someone");
-    const text = last.deleted ? t("chat.deleted") : last.sealed ? t("private.preview") : last.excerpt || t("rooms.preview_file");
+    const text = last.deleted ? t("chat.deleted") : last.sealed ? t("private.preview") : last.kind === "call" ? t("rooms.preview_call")
+      : (last.kind ?? "text") === "text" ? last.excerpt : t("rooms.preview_file");
     return el("span", { class: "room-preview", text: t("rooms.preview", { name: who, text }) });
   }
 

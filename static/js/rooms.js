@@ -24,6 +24,9 @@ export class RoomStore extends EventTarget {
     this.rooms = new Map();
     this.timelines = new Map();
     this.previews = new Map(); // room id -> {seq, sender_id, kind, deleted, created_at, sealed, excerpt}
+    // room id -> {count, through}: others' unread messages (the server's count, then live), and
+    // the newest seq counted, so a message seen twice (resync, gap fill) counts once.
+    this.unreadCounts = new Map();
     this.online = new Map(); // roomId -> Set(userId)
     this.typing = new Map(); // roomId -> Map(userId -> expiry timer)
     this.filling = new Map(); // roomId -> Promise of a running gap fill
@@ -133,7 +136,10 @@ export class RoomStore extends EventTarget {
   /** The room list's newest message per room (from the server; live messages update it). */
   async loadPreviews() {
     const { previews } = await this.conn.call("room:previews");
-    for (const { room_id, last } of previews) if (last) this.previews.set(room_id, last);
+    for (const { room_id, last, unread } of previews) {
+      if (last) this.previews.set(room_id, last);
+      this.unreadCounts.set(room_id, { count: unread ?? 0, through: last?.seq ?? 0 });
+    }
     this.emit("rooms");
   }
 
@@ -141,6 +147,11 @@ export class RoomStore extends EventTarget {
     const known = this.previews.get(message.room_id);
     if (!known || known.seq <= message.seq) {
       this.previews.set(message.room_id, { seq: message.seq, sender_id: message.sender_id, kind: message.kind, deleted: false, created_at: message.created_at, sealed: Boolean(message.sealed), excerpt: (message.body || "").slice(0, 80) });
+    }
+    const counted = this.unreadCounts.get(message.room_id);
+    if (counted && message.seq > counted.through) {
+      counted.through = message.seq;
+      if (message.sender_id !== this.me.id) counted.count += 1;
     }
     const room = this.rooms.get(message.room_id);
     if (room && message.seq > room.last_seq) {
@@ -276,9 +287,13 @@ export class RoomStore extends EventTarget {
     return others.map((m) => m.display_name || m.username).join(", ") || room.id;
   }
 
+  /** Others' messages not yet read: the server's count kept live; before it arrives, a guess by seq. */
   unread(room) {
     const mine = room.members.find((m) => m.id === this.me.id);
-    return Math.max(0, room.last_seq - (mine?.last_read_seq ?? 0));
+    const readSeq = mine?.last_read_seq ?? 0;
+    const counted = this.unreadCounts.get(room.id);
+    if (counted) return readSeq >= counted.through ? 0 : counted.count;
+    return Math.max(0, room.last_seq - readSeq);
   }
 
   async markRead(roomId, seq) {
