@@ -19,7 +19,7 @@ from tests.browser import headless_chromium
 from tests.conftest import database_url_for
 from tests.live_server import ServerProcess, free_port, register
 from tests.netns import NetworkNamespace, netns  # noqa: F401  (fixture)
-from tests.web_pages import WebUser
+from tests.web_pages import WebUser, browser_tabs
 
 pytestmark = [pytest.mark.browser, pytest.mark.netns]
 
@@ -45,16 +45,8 @@ async def browser(netns: NetworkNamespace, call_server: ServerProcess) -> AsyncI
 
 @pytest.fixture
 async def people(browser: Browser, call_server: ServerProcess):  # type: ignore[no-untyped-def]
-    opened: list[WebUser] = []
-
-    async def open_tab() -> WebUser:
-        user = await WebUser.open(browser, call_server)
-        opened.append(user)
-        return user
-
-    yield open_tab
-    for user in opened:
-        await user.close()
+    async with browser_tabs(browser, call_server) as open_tab:
+        yield open_tab
 
 
 async def announced(user: WebUser) -> str:

@@ -17,7 +17,7 @@ from playwright.async_api import Browser, expect
 
 from tests.browser import headless_chromium
 from tests.live_server import REPO, close_all, register
-from tests.web_pages import PHONE, WebUser
+from tests.web_pages import PHONE, browser_tabs
 
 pytestmark = pytest.mark.browser
 
@@ -36,16 +36,8 @@ async def browser() -> AsyncIterator[Browser]:
 @pytest.fixture
 async def people(browser, server):  # type: ignore[no-untyped-def]
     """Opens browser tabs (one context each, like two devices) and closes them after the test."""
-    opened: list[WebUser] = []
-
-    async def open_tab(**kwargs) -> WebUser:  # type: ignore[no-untyped-def]
-        user = await WebUser.open(browser, server, **kwargs)
-        opened.append(user)
-        return user
-
-    yield open_tab
-    for user in opened:
-        await user.close()
+    async with browser_tabs(browser, server) as open_tab:
+        yield open_tab
 
 
 async def two_people_in_a_conversation(people):  # type: ignore[no-untyped-def]

@@ -18,7 +18,7 @@ from playwright.async_api import Browser, expect
 
 from tests.browser import headless_chromium
 from tests.live_server import close_all, register, sign_in
-from tests.web_pages import WebUser
+from tests.web_pages import browser_tabs
 
 pytestmark = pytest.mark.browser
 
@@ -55,16 +55,8 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest.fixture
 async def people(browser, server):  # type: ignore[no-untyped-def]
-    opened: list[WebUser] = []
-
-    async def open_tab(**kwargs) -> WebUser:  # type: ignore[no-untyped-def]
-        user = await WebUser.open(browser, server, **kwargs)
-        opened.append(user)
-        return user
-
-    yield open_tab
-    for user in opened:
-        await user.close()
+    async with browser_tabs(browser, server) as open_tab:
+        yield open_tab
 
 
 async def test_permission_is_asked_once_and_a_message_elsewhere_notifies_and_counts_in_the_title(people, server) -> None:  # type: ignore[no-untyped-def]

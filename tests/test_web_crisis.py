@@ -27,7 +27,7 @@ from tests.browser import headless_chromium
 from tests.conftest import database_url_for
 from tests.live_server import REPO, Person, ServerProcess, close_all, free_port, register
 from tests.netns import NetworkNamespace, netns  # noqa: F401  (fixture)
-from tests.web_pages import WebUser
+from tests.web_pages import WebUser, browser_tabs
 
 pytestmark = [pytest.mark.browser, pytest.mark.netns]
 
@@ -59,16 +59,8 @@ async def browser(netns: NetworkNamespace, crisis_server: ServerProcess) -> Asyn
 
 @pytest.fixture
 async def people(browser: Browser, crisis_server: ServerProcess):  # type: ignore[no-untyped-def]
-    opened: list[WebUser] = []
-
-    async def open_tab(**kwargs) -> WebUser:  # type: ignore[no-untyped-def]
-        user = await WebUser.open(browser, crisis_server, **kwargs)
-        opened.append(user)
-        return user
-
-    yield open_tab
-    for user in opened:
-        await user.close()
+    async with browser_tabs(browser, crisis_server) as open_tab:
+        yield open_tab
 
 
 async def screenshot(user: WebUser, directory: Path, name: str) -> Path:

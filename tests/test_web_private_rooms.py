@@ -21,7 +21,7 @@ from playwright.async_api import Browser, expect
 from tests.browser import headless_chromium
 from tests.conftest import database_url_for
 from tests.live_server import ServerProcess, close_all, register
-from tests.web_pages import WebUser
+from tests.web_pages import WebUser, browser_tabs
 
 pytestmark = pytest.mark.browser
 
@@ -50,16 +50,8 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest.fixture
 async def people(browser: Browser, debug_server: ServerProcess):  # type: ignore[no-untyped-def]
-    opened: list[WebUser] = []
-
-    async def open_tab(**kwargs) -> WebUser:  # type: ignore[no-untyped-def]
-        user = await WebUser.open(browser, debug_server, **kwargs)
-        opened.append(user)
-        return user
-
-    yield open_tab
-    for user in opened:
-        await user.close()
+    async with browser_tabs(browser, debug_server) as open_tab:
+        yield open_tab
 
 
 async def device_ready(user: WebUser) -> None:

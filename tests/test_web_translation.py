@@ -19,7 +19,7 @@ from playwright.async_api import Browser, expect
 from tests.argos_fixture import build_packages
 from tests.browser import headless_chromium
 from tests.live_server import ServerProcess, close_all, register
-from tests.web_pages import WebUser
+from tests.web_pages import browser_tabs
 
 pytestmark = pytest.mark.browser
 
@@ -44,16 +44,8 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest.fixture
 async def people(browser: Browser, translating_server: ServerProcess):  # type: ignore[no-untyped-def]
-    opened: list[WebUser] = []
-
-    async def open_tab(**kwargs) -> WebUser:  # type: ignore[no-untyped-def]
-        user = await WebUser.open(browser, translating_server, **kwargs)
-        opened.append(user)
-        return user
-
-    yield open_tab
-    for user in opened:
-        await user.close()
+    async with browser_tabs(browser, translating_server) as open_tab:
+        yield open_tab
 
 
 async def test_a_spanish_and_an_english_reader_read_each_other_translated_and_can_show_the_original(people) -> None:  # type: ignore[no-untyped-def]

@@ -6,10 +6,12 @@ check that the controls are labelled.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import uuid
 from pathlib import Path
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
@@ -167,3 +169,21 @@ class WebUser:
         """The whole delivered message (body, captions, buttons) whose shown body is exactly this."""
         body = self.page.locator(".msg-body", has_text=re.compile(f"^{re.escape(text)}$"))
         return self.page.locator("ol.messages:not(.outbox) > li").filter(has=body)
+
+
+@contextlib.asynccontextmanager
+async def browser_tabs(browser: Browser, server: ServerProcess) -> AsyncIterator[Callable[..., Awaitable[WebUser]]]:
+    """Opens browser tabs on ``server`` (one context each, like separate devices) and closes every
+    one of them when the test is done, whatever it left open."""
+    opened: list[WebUser] = []
+
+    async def open_tab(**kwargs: Any) -> WebUser:
+        user = await WebUser.open(browser, server, **kwargs)
+        opened.append(user)
+        return user
+
+    try:
+        yield open_tab
+    finally:
+        for user in opened:
+            await user.close()
