@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Any
-from zoneinfo import available_timezones
 
 import msgspec
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from server.core.errors import AppError, Conflict, InvalidPayload, NotFound
-from server.core.i18n import N_
+from server.core.i18n import N_, is_iana_zone
 from server.services import SERVICES
 from server.storage.models import User
 from server.transport.addressing import user_room
@@ -87,7 +86,7 @@ def _validated(p: ProfileUpdate) -> dict[str, Any]:
     if p.translate_messages is not None:
         changes["translate_messages"] = p.translate_messages
     if p.timezone is not None:
-        if p.timezone not in available_timezones():
+        if not is_iana_zone(p.timezone):
             raise InvalidPayload("The time zone must be an IANA name such as 'Europe/Madrid'.", code="invalid_timezone")
         changes["timezone"] = p.timezone
     if p.country is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from zoneinfo import available_timezones
 
 import msgspec
 from sqlalchemy import select
@@ -13,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from server.core.audit import record_audit
 from server.core.errors import Conflict, Forbidden, InvalidPayload, NotFound, Unauthorized
+from server.core.i18n import is_iana_zone
 from server.core.roles import ACCOUNT_ROLES, MENTEE, SELF_SERVICE_ROLES
 from server.storage import Database
 from server.storage.models import User
@@ -101,7 +101,7 @@ def _validate_registration(reg: Registration) -> None:
         raise Forbidden("You can register as a mentee or a mentor; other roles are granted by an administrator.")
     if len(reg.languages) > 10 or not all(LANGUAGE_RE.match(lang) for lang in reg.languages):
         raise InvalidPayload("Languages are ISO 639 codes such as 'en' or 'es'.")
-    if reg.timezone not in available_timezones():
+    if not is_iana_zone(reg.timezone):
         raise InvalidPayload("The time zone must be an IANA name such as 'Europe/Madrid'.")
     if reg.country and not re.fullmatch(r"[A-Z]{2}", reg.country.upper()):
         raise InvalidPayload("The country is a two-letter code such as 'US'.")

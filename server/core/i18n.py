@@ -16,8 +16,10 @@ import logging
 import string
 import threading
 from datetime import date, datetime, timezone
+from functools import cache
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterator, Protocol
+from zoneinfo import available_timezones
 
 from aiohttp import web
 from babel import Locale, UnknownLocaleError
@@ -171,6 +173,17 @@ def negotiate_locale(user_locale: str | None, accept_language: str | None) -> st
 def _as_utc(moment: datetime) -> datetime:
     # Stored times are UTC; a naive value is taken to be UTC rather than server-local time.
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+@cache
+def _iana_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def is_iana_zone(name: str) -> bool:
+    """Whether ``name`` is an IANA zone this machine knows; the set is read from disk once,
+    since listing it walks the whole zone database (≈ 3 ms, once per formatted slot before)."""
+    return name in _iana_zones()
 
 
 def format_datetime_for(dt_utc: datetime, tz_name: str, locale: str,

@@ -11,13 +11,14 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.core.errors import InvalidPayload
+from server.core.i18n import is_iana_zone
 from server.storage.models import AvailabilityWindow, User
 
 MAX_WINDOWS = 50
@@ -54,7 +55,7 @@ def _minute(text: str) -> int:
 
 def zone(tz_name: str) -> ZoneInfo:
     """The IANA zone, or a structured error for a name that is not one."""
-    if tz_name not in available_timezones():
+    if not is_iana_zone(tz_name):
         raise InvalidPayload("The time zone must be an IANA name such as 'Europe/Madrid'.", code="invalid_timezone")
     try:
         return ZoneInfo(tz_name)

@@ -42,6 +42,9 @@ export class ScheduleView {
       });
     }
     app.conn.addEventListener("resync", () => this.load());
+    // The other person's name comes from the room's member list, which may arrive after the sessions.
+    this.onRooms = () => this.render();
+    app.store.addEventListener("rooms", this.onRooms);
     this.timer = setInterval(() => this.render(), REFRESH_MS);
     onLanguageChange(() => this.render());
     this.load();
@@ -49,6 +52,7 @@ export class ScheduleView {
 
   destroy() {
     clearInterval(this.timer);
+    this.app.store.removeEventListener("rooms", this.onRooms);
   }
 
   async load() {
@@ -70,6 +74,9 @@ export class ScheduleView {
     this.renderBooked?.();
     const now = Date.now();
     const live = this.sessions.filter((s) => s.status !== "cancelled" && Date.parse(s.ends_at) > now);
+    // A move picker or cancel question the reader has open survives a refresh of the list.
+    const kept = new Map([...this.upcoming.querySelectorAll(".move-slots, .session-confirm")]
+      .map((box) => [box.closest("li").dataset.sessionId, box]));
     show(this.upcoming, ...(live.length ? live.map((s) => {
       const open = now >= Date.parse(s.starts_at) - JOIN_WINDOW_MS;
       const who = this.otherName(s);
@@ -80,7 +87,8 @@ export class ScheduleView {
           : el("span", { class: "hint", text: t("schedule.opens", { time: formatDateTime(new Date(Date.parse(s.starts_at) - JOIN_WINDOW_MS).toISOString(), currentLanguage()) }) }),
         this.changeable(s) ? el("span", { class: "session-actions" },
           el("button", { type: "button", class: "small", text: t("schedule.move_named", { name: who || t(`schedule.kind_${s.kind}`) }), on: { click: (e) => this.beginMove(s, e.currentTarget.closest("li")) } }),
-          el("button", { type: "button", class: "small danger", text: t("schedule.cancel_named", { name: who || t(`schedule.kind_${s.kind}`) }), on: { click: (e) => this.confirmCancel(s, e.currentTarget.closest("li")) } })) : null);
+          el("button", { type: "button", class: "small danger", text: t("schedule.cancel_named", { name: who || t(`schedule.kind_${s.kind}`) }), on: { click: (e) => this.confirmCancel(s, e.currentTarget.closest("li")) } })) : null,
+        kept.get(String(s.id)) ?? null);
     }) : [el("li", { class: "empty", i18n: "schedule.none" })]));
   }
 
@@ -119,6 +127,7 @@ export class ScheduleView {
     await this.slotPicker(session.host_id, box, async (slot) => {
       try {
         await this.app.conn.call("session:reschedule", { session_id: session.id, starts_at: slot.starts_at });
+        box.remove();
         this.news.textContent = t("schedule.moved", { when: formatDateTime(slot.starts_at, currentLanguage()) });
         await this.load();
       } catch (err) {
