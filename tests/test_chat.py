@@ -161,6 +161,20 @@ async def test_typing_receipts_and_presence_reach_the_other_member(server):
     await close_all(mentee)
 
 
+async def test_leaving_tells_offline_in_a_room_entered_after_coming_online(server):
+    """Going offline reads no database: the rooms told are those known when she came online and
+    those her connection joined since; a room opened with her while she was online is one of them."""
+    mentee, mentor = await register(server), await register(server, role="mentor")
+    b = await mentor.connect()
+    a, room = await direct_room(mentee, mentor)
+    await a.call("room:join", {"room_id": room["id"]})
+    assert (await b.call("room:join", {"room_id": room["id"]}))["ok"]
+    await close_all(mentor)
+    offline = await a.wait_for("presence", lambda p: p["user_id"] == mentor.id and not p["online"])
+    assert offline["room_id"] == room["id"]
+    await close_all(mentee)
+
+
 async def test_a_tab_closed_without_goodbye_goes_offline_after_the_heartbeat(server):
     mentee, mentor = await register(server), await register(server, role="mentor")
     a, room = await direct_room(mentee, mentor)

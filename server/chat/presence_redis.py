@@ -93,13 +93,16 @@ class RedisPresence(Presence):
         if (total if total is not None else self._connections[user.id]) == 1:
             await self._broadcast(user.id, True)
 
-    async def disconnected(self, user: "AuthUser") -> None:
+    async def disconnected(self, user: "AuthUser", joined: set[str] | None = None) -> None:
         self._connections[user.id] -= 1
         if self._connections[user.id] <= 0:
             del self._connections[user.id]
         total = await self._publish_count(user.id)
         if (total if total is not None else self._connections.get(user.id, 0)) == 0:
-            await self._broadcast(user.id, False)
+            await self._broadcast(user.id, False, self._offline_rooms(user.id, joined))
+        elif user.id not in self._connections:
+            # Still online elsewhere: whoever tells them offline later reads the rooms then.
+            self._announced.pop(user.id, None)
 
     async def online_among(self, user_ids: list[str]) -> set[str]:
         if not user_ids:

@@ -16,7 +16,7 @@ from server.core.redis_options import redis_options
 from server.storage.models import RevokedToken, User
 
 from . import wirejson
-from .addressing import USER_ROOM_PREFIX, token_room, user_room
+from .addressing import ROOM_PREFIX, USER_ROOM_PREFIX, token_room, user_room
 from .cluster import END_SESSIONS, end_sessions
 from .httpio import client_ip
 
@@ -85,7 +85,9 @@ def install_connection_handlers(services: "Services") -> None:
                     await hook(sid, user)
                 except Exception:
                     log.exception("disconnect.hook_failed", extra={"fields": {"user_id": user.id}})
-            await services.presence.disconnected(user)
+            # Still in its rooms here: python-socketio leaves them after this handler.
+            joined = {name[len(ROOM_PREFIX):] for name in sio.rooms(sid) if name.startswith(ROOM_PREFIX)}
+            await services.presence.disconnected(user, joined)
             log.info("socket.disconnected", extra={"fields": {"user_id": user.id, "sid": sid, "reason": str(reason)}})
 
     @sio.on("*")
