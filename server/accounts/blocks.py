@@ -69,7 +69,7 @@ async def refuse_if_blocked(session: AsyncSession, user_id: str, other_id: str) 
         raise Blocked()
 
 
-async def refuse_blocked_direct_message(session: AsyncSession, room: Room, _membership: Membership, sender: "AuthUser") -> None:
+async def refuse_blocked_direct_message(session: AsyncSession, room: Room, sender: "AuthUser") -> None:
     """A pre-send check (server/chat/message_hooks.py): no message in a direct room whose other
     member blocked the sender or was blocked by them."""
     if room.kind != "direct":

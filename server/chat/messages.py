@@ -19,12 +19,12 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Boolean, bindparam, exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.core.audit import record_audit
-from server.core.errors import Forbidden, InvalidPayload, NotFound
+from server.core.errors import AppError, Forbidden, InvalidPayload, NotFound
 from server.core.roles import ROOM_MODERATORS
 from server.storage.models import Membership, Message, Room, new_id
 from server.transport.addressing import socket_room
@@ -48,23 +48,36 @@ HISTORY_MAX_PAGE = 500
 _OPEN_ROOMS_REMEMBERED = 50_000
 
 # The send path's statements, built once: building one per message (and its cache key) showed in
-# the profile (bench/README.md, issue 23). One round trip: the room, the sender's membership, and
-# whether this client_id is a retry of something already stored.
-_ROOM_MEMBER_RETRY = (
-    select(Room, Membership, Message.id)
-    .join(Membership, (Membership.room_id == Room.id) & (Membership.user_id == bindparam("sender_id")))
-    .outerjoin(
-        Message,
-        (Message.room_id == Room.id) & (Message.sender_id == bindparam("sender_id")) & (Message.client_id == bindparam("client_id")),
-    )
-    .where(Room.id == bindparam("room_id"))
-)
-# Core statements on the tables, not ORM-enabled DML: same SQL, a fraction of the Python work.
+# the profile (bench/README.md, issue 23). Core statements on the tables, not ORM: same SQL, a
+# fraction of the Python work. The seq bump is also the membership and mute check (the database
+# stays the authority, no cache can let a removed member write), and returns the room's row, so a
+# send is three statements in one transaction: bump, insert, commit. A retried client_id is the
+# insert's unique violation, which rolls the bump back.
+_ROOMS = Room.__table__
+_MEMBERSHIPS = Membership.__table__
 _NEXT_SEQ = (
-    update(Room.__table__).where(Room.__table__.c.id == bindparam("room_id"))
-    .values(last_seq=Room.__table__.c.last_seq + 1).returning(Room.__table__.c.last_seq)
+    update(_ROOMS)
+    .where(
+        _ROOMS.c.id == bindparam("room_id"),
+        exists().where(
+            _MEMBERSHIPS.c.room_id == bindparam("room_id"),
+            _MEMBERSHIPS.c.user_id == bindparam("sender_id"),
+            or_(_MEMBERSHIPS.c.muted_until.is_(None), _MEMBERSHIPS.c.muted_until <= bindparam("now"),
+                bindparam("server_written", type_=Boolean)),
+        ),
+    )
+    .values(last_seq=_ROOMS.c.last_seq + 1)
+    .returning(*_ROOMS.c)
+)
+_MEMBERSHIP_OF = select(Membership).where(Membership.room_id == bindparam("room_id"), Membership.user_id == bindparam("sender_id"))
+_RETRIED = select(Message.id).where(
+    Message.room_id == bindparam("room_id"), Message.sender_id == bindparam("sender_id"), Message.client_id == bindparam("client_id"),
 )
 _INSERT_MESSAGE = insert(Message.__table__)
+
+
+class _AlreadyStored(Exception):
+    """Unwinds the storing transaction (and its seq) when a refused send turns out to be a retry."""
 
 
 class SendMessage(msgspec.Struct, forbid_unknown_fields=True):
@@ -251,50 +264,64 @@ class MessageService:
         private room's envelope, stored as the device sealed it) is given.
         """
         services = self.services
+        now = datetime.now(timezone.utc)
+        keys = {"room_id": p.room_id, "sender_id": sender.id, "client_id": p.client_id}
         try:
             async with services.db.transaction() as s:
-                found = (
-                    await s.execute(_ROOM_MEMBER_RETRY, {"room_id": p.room_id, "sender_id": sender.id, "client_id": p.client_id})
-                ).first()
-                if found is None:
-                    raise Forbidden("That room does not exist or you are not a member.")
-                room, membership, existing = found
-                if existing is not None:
+                bumped = (await s.execute(_NEXT_SEQ, {**keys, "now": now, "server_written": server_written})).first()
+                if bumped is None:
+                    await self._refuse_unless_retried(s, keys)
                     return None
+                room = Room(**bumped._mapping)
+                seq = room.last_seq
                 if room.private and sealed is None and not server_written:
                     raise InvalidPayload("This room is private: messages must be sealed on your device.", code="sealed_required")
                 if sealed is not None and not room.private:
                     raise InvalidPayload("Only a private room's messages are sealed.", code="not_private")
                 reply_to = await checked_reply_to(s, room.id, p.reply_to)
-                if not server_written:
-                    if membership.muted_until is not None and membership.muted_until > datetime.now(timezone.utc):
-                        raise Forbidden("You are muted in this room for now.", code="muted")
-                    for check in self.hooks.pre_send_checks:
-                        await check(s, room, membership, sender)
-                    await services.limiter.check(
-                        services.settings.message_rate, "messages", sender.id,
-                        message="You are sending messages too fast. Please wait a moment.", shared=False,
-                    )
-                seq = await s.scalar(_NEXT_SEQ, {"room_id": room.id})
+                if not server_written and self.hooks.pre_send_checks:
+                    try:
+                        for check in self.hooks.pre_send_checks:
+                            await check(s, room, sender)
+                    except AppError:
+                        # A retried client_id is answered with what was stored, whatever the checks say now.
+                        if await s.scalar(_RETRIED, keys) is not None:
+                            raise _AlreadyStored() from None
+                        raise
                 message_id = new_id()
                 nonce, ciphertext = (None, None) if body is None else services.keyring.seal(room.id, room.wrapped_key, message_id, body)
                 row = Message(
                     id=message_id, room_id=room.id, seq=seq, sender_id=sender.id, client_id=p.client_id,
                     nonce=nonce, ciphertext=ciphertext, language=p.language[:8], kind=kind,
-                    created_at=datetime.now(timezone.utc), safety=safety, sealed=sealed, reply_to=reply_to,
+                    created_at=now, safety=safety, sealed=sealed, reply_to=reply_to,
                 )
                 await s.execute(_INSERT_MESSAGE, {
                     "id": row.id, "room_id": row.room_id, "seq": seq, "sender_id": row.sender_id, "client_id": row.client_id,
                     "nonce": nonce, "ciphertext": ciphertext, "language": row.language, "kind": kind, "created_at": row.created_at,
                     "safety": safety, "sealed": sealed, "reply_to": reply_to,
                 })
-                # Not flushed: the room row was already bumped by the UPDATE above.
-                s.expunge(room)
-                room.last_seq = seq
+                if not server_written:
+                    # After the insert, so a retry (the insert's unique violation) never spends the budget.
+                    await services.limiter.check(
+                        services.settings.message_rate, "messages", sender.id,
+                        message="You are sending messages too fast. Please wait a moment.", shared=False,
+                    )
             return room, message_view(room.id, row, body)
-        except IntegrityError:
-            # Another process stored the same client_id first; the transaction (and its seq) rolled back.
+        except (IntegrityError, _AlreadyStored):
+            # This client_id was stored before (a retry, here or on another process); the
+            # transaction, and its seq, rolled back.
             return None
+
+    @staticmethod
+    async def _refuse_unless_retried(s: AsyncSession, keys: dict[str, str]) -> None:
+        """The seq bump matched no row: return for a stored retry (answered with what was stored),
+        refuse a muted member or anyone not in the room."""
+        if await s.scalar(_RETRIED, keys) is not None:
+            return
+        membership = await s.scalar(_MEMBERSHIP_OF, keys)
+        if membership is None:
+            raise Forbidden("That room does not exist or you are not a member.")
+        raise Forbidden("You are muted in this room for now.", code="muted")
 
     async def _existing(self, sender: "AuthUser", p: SendMessage) -> dict[str, Any]:
         async with self.services.db.read() as s:

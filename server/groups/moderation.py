@@ -64,10 +64,13 @@ class LowerHand(msgspec.Struct, forbid_unknown_fields=True):
     user_id: str | None = None
 
 
-async def enforce_slow_mode(session: AsyncSession, room: Room, membership: Membership, sender: "AuthUser") -> None:
+async def enforce_slow_mode(session: AsyncSession, room: Room, sender: "AuthUser") -> None:
     """Refuse a member's message sent sooner than the group's slow-mode interval after their last."""
     seconds = int(((room.settings or {}).get("group") or {}).get("slow_mode_seconds") or 0)
-    if room.kind != "group" or seconds <= 0 or membership.role in MODERATORS:
+    if room.kind != "group" or seconds <= 0:
+        return
+    role = await session.scalar(select(Membership.role).where(Membership.room_id == room.id, Membership.user_id == sender.id))
+    if role in MODERATORS:
         return
     last = await session.scalar(
         select(func.max(Message.created_at)).where(Message.room_id == room.id, Message.sender_id == sender.id)
