@@ -25,6 +25,7 @@ from server.storage.models import Membership, Room, User, UserBlock
 
 if TYPE_CHECKING:
     from server.accounts.users import AuthUser
+    from server.services import Services
 
 MAX_BLOCKS = 1000
 BLOCKED_MESSAGE = N_("You cannot contact this person.")
@@ -69,14 +70,15 @@ async def refuse_if_blocked(session: AsyncSession, user_id: str, other_id: str) 
         raise Blocked()
 
 
-async def refuse_blocked_direct_message(session: AsyncSession, room: Room, sender: "AuthUser") -> None:
+async def refuse_blocked_direct_message(services: "Services", room: Room, sender: "AuthUser") -> None:
     """A pre-send check (server/chat/message_hooks.py): no message in a direct room whose other
     member blocked the sender or was blocked by them."""
     if room.kind != "direct":
         return
-    others = await session.scalars(select(Membership.user_id).where(Membership.room_id == room.id, Membership.user_id != sender.id))
-    if await blocked_among(session, sender.id, list(others)):
-        raise Blocked()
+    async with services.db.read() as session:
+        others = await session.scalars(select(Membership.user_id).where(Membership.room_id == room.id, Membership.user_id != sender.id))
+        if await blocked_among(session, sender.id, list(others)):
+            raise Blocked()
 
 
 async def block(session: AsyncSession, blocker: "AuthUser", blocked_id: str) -> bool:

@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.storage.models import Room
 
@@ -60,11 +59,11 @@ FanoutHook = Callable[["Services", SentMessage], Awaitable[None]]
 # Runs before the room's lock, so it may be slow (a scan, a translation). It returns what must run
 # once the message is stored and before it is fanned out (e.g. store the alert it found), or None.
 PreSendHook = Callable[["Services", OutgoingMessage], Awaitable[FanoutHook | None]]
-# Runs inside the storing transaction, after the membership and mute checks: raise an AppError
-# to refuse the message (e.g. a group's slow mode). A retried client_id refused here is answered
-# with what was stored, as every retry is. Most rooms need none of a check's reads, so a check
-# reads what it needs itself (e.g. the sender's membership) only when it applies.
-PreSendCheck = Callable[[AsyncSession, Room, "AuthUser"], Awaitable[None]]
+# Runs under the room's lock just before the message is written: raise an AppError to refuse it
+# (e.g. a group's slow mode). A retried client_id refused here is answered with what was stored,
+# and a refusal to someone not in the room becomes "not a member". Most rooms need none of a
+# check's reads, so a check reads what it needs itself (``services.db.read()``) only when it applies.
+PreSendCheck = Callable[["Services", Room, "AuthUser"], Awaitable[None]]
 # Names a message's language from (services, body, sender, the language the client gave).
 LanguageOf = Callable[["Services", str, "AuthUser", str], str]
 # Adds to a page of history views for the caller (e.g. a translation into ``translate_to``).

@@ -49,35 +49,41 @@ _OPEN_ROOMS_REMEMBERED = 50_000
 
 # The send path's statements, built once: building one per message (and its cache key) showed in
 # the profile (bench/README.md, issue 23). Core statements on the tables, not ORM: same SQL, a
-# fraction of the Python work. The seq bump is also the membership and mute check (the database
-# stays the authority, no cache can let a removed member write), and returns the room's row, so a
-# send is three statements in one transaction: bump, insert, commit. A retried client_id is the
-# insert's unique violation, which rolls the bump back.
+# fraction of the Python work. What a send needs to know of its room (kind, key, settings) comes
+# from the per-process room cache; the seq bump is also the membership and mute check, so the
+# database stays the authority on who may write (no cache can let a removed member in). On
+# PostgreSQL the bump and the insert are one statement, its own transaction: one round trip,
+# durable when it returns. On SQLite they are two statements in one transaction. A retried
+# client_id is the insert's unique violation, which undoes the bump (the seq stays gap-free).
 _ROOMS = Room.__table__
 _MEMBERSHIPS = Membership.__table__
-_NEXT_SEQ = (
-    update(_ROOMS)
-    .where(
-        _ROOMS.c.id == bindparam("room_id"),
-        exists().where(
-            _MEMBERSHIPS.c.room_id == bindparam("room_id"),
-            _MEMBERSHIPS.c.user_id == bindparam("sender_id"),
-            or_(_MEMBERSHIPS.c.muted_until.is_(None), _MEMBERSHIPS.c.muted_until <= bindparam("now"),
-                bindparam("server_written", type_=Boolean)),
-        ),
-    )
-    .values(last_seq=_ROOMS.c.last_seq + 1)
-    .returning(*_ROOMS.c)
+_MESSAGES = Message.__table__
+_MAY_WRITE = exists().where(
+    _MEMBERSHIPS.c.room_id == bindparam("room_id"),
+    _MEMBERSHIPS.c.user_id == bindparam("sender_id"),
+    or_(_MEMBERSHIPS.c.muted_until.is_(None), _MEMBERSHIPS.c.muted_until <= bindparam("now"),
+        bindparam("server_written", type_=Boolean)),
 )
+_NEXT_SEQ = (
+    update(_ROOMS).where(_ROOMS.c.id == bindparam("room_id"), _MAY_WRITE)
+    .values(last_seq=_ROOMS.c.last_seq + 1).returning(_ROOMS.c.last_seq)
+)
+_MESSAGE_COLUMNS = ("id", "sender_id", "client_id", "nonce", "ciphertext", "language", "kind", "created_at", "safety", "reply_to")
+_BUMPED = (
+    update(_ROOMS).where(_ROOMS.c.id == bindparam("room_id"), _MAY_WRITE)
+    .values(last_seq=_ROOMS.c.last_seq + 1).returning(_ROOMS.c.id, _ROOMS.c.last_seq).cte("bumped")
+)
+_BUMP_AND_INSERT = insert(_MESSAGES).from_select(
+    ["room_id", "seq", *_MESSAGE_COLUMNS],
+    # Named m_*: an execution parameter named like a rooms column would join the UPDATE's SET.
+    select(_BUMPED.c.id, _BUMPED.c.last_seq, *(bindparam(f"m_{c}", type_=_MESSAGES.c[c].type) for c in _MESSAGE_COLUMNS)),
+).returning(_MESSAGES.c.seq)
+_ROOM_ROW = select(_ROOMS).where(_ROOMS.c.id == bindparam("room_id"))
 _MEMBERSHIP_OF = select(Membership).where(Membership.room_id == bindparam("room_id"), Membership.user_id == bindparam("sender_id"))
 _RETRIED = select(Message.id).where(
     Message.room_id == bindparam("room_id"), Message.sender_id == bindparam("sender_id"), Message.client_id == bindparam("client_id"),
 )
 _INSERT_MESSAGE = insert(Message.__table__)
-
-
-class _AlreadyStored(Exception):
-    """Unwinds the storing transaction (and its seq) when a refused send turns out to be a retry."""
 
 
 class SendMessage(msgspec.Struct, forbid_unknown_fields=True):
@@ -258,7 +264,7 @@ class MessageService:
     async def _store(self, sender: "AuthUser", p: SendMessage, kind: str, safety: str | None, *,
                      body: str | None = None, sealed: dict[str, Any] | None = None,
                      server_written: bool = False) -> tuple[Room, dict[str, Any]] | None:
-        """Insert in one transaction; None when this client_id was already stored (a retry).
+        """Store durably; None when this client_id was already stored (a retry).
 
         Exactly one of ``body`` (sealed here with the room's at-rest key) and ``sealed`` (a
         private room's envelope, stored as the device sealed it) is given.
@@ -266,62 +272,96 @@ class MessageService:
         services = self.services
         now = datetime.now(timezone.utc)
         keys = {"room_id": p.room_id, "sender_id": sender.id, "client_id": p.client_id}
-        try:
-            async with services.db.transaction() as s:
-                bumped = (await s.execute(_NEXT_SEQ, {**keys, "now": now, "server_written": server_written})).first()
-                if bumped is None:
-                    await self._refuse_unless_retried(s, keys)
-                    return None
-                room = Room(**bumped._mapping)
-                seq = room.last_seq
-                if room.private and sealed is None and not server_written:
-                    raise InvalidPayload("This room is private: messages must be sealed on your device.", code="sealed_required")
-                if sealed is not None and not room.private:
-                    raise InvalidPayload("Only a private room's messages are sealed.", code="not_private")
-                reply_to = await checked_reply_to(s, room.id, p.reply_to)
-                if not server_written and self.hooks.pre_send_checks:
-                    try:
-                        for check in self.hooks.pre_send_checks:
-                            await check(s, room, sender)
-                    except AppError:
-                        # A retried client_id is answered with what was stored, whatever the checks say now.
-                        if await s.scalar(_RETRIED, keys) is not None:
-                            raise _AlreadyStored() from None
-                        raise
-                message_id = new_id()
-                nonce, ciphertext = (None, None) if body is None else services.keyring.seal(room.id, room.wrapped_key, message_id, body)
-                row = Message(
-                    id=message_id, room_id=room.id, seq=seq, sender_id=sender.id, client_id=p.client_id,
-                    nonce=nonce, ciphertext=ciphertext, language=p.language[:8], kind=kind,
-                    created_at=now, safety=safety, sealed=sealed, reply_to=reply_to,
-                )
-                await s.execute(_INSERT_MESSAGE, {
-                    "id": row.id, "room_id": row.room_id, "seq": seq, "sender_id": row.sender_id, "client_id": row.client_id,
-                    "nonce": nonce, "ciphertext": ciphertext, "language": row.language, "kind": kind, "created_at": row.created_at,
-                    "safety": safety, "sealed": sealed, "reply_to": reply_to,
-                })
-                if not server_written:
-                    # After the insert, so a retry (the insert's unique violation) never spends the budget.
-                    await services.limiter.check(
-                        services.settings.message_rate, "messages", sender.id,
-                        message="You are sending messages too fast. Please wait a moment.", shared=False,
-                    )
-            return room, message_view(room.id, row, body)
-        except (IntegrityError, _AlreadyStored):
-            # This client_id was stored before (a retry, here or on another process); the
-            # transaction, and its seq, rolled back.
-            return None
-
-    @staticmethod
-    async def _refuse_unless_retried(s: AsyncSession, keys: dict[str, str]) -> None:
-        """The seq bump matched no row: return for a stored retry (answered with what was stored),
-        refuse a muted member or anyone not in the room."""
-        if await s.scalar(_RETRIED, keys) is not None:
-            return
-        membership = await s.scalar(_MEMBERSHIP_OF, keys)
-        if membership is None:
+        room_row = await self._room_row(p.room_id)
+        if room_row is None:
             raise Forbidden("That room does not exist or you are not a member.")
-        raise Forbidden("You are muted in this room for now.", code="muted")
+        room = Room(**room_row)
+        try:
+            if room.private and sealed is None and not server_written:
+                raise InvalidPayload("This room is private: messages must be sealed on your device.", code="sealed_required")
+            if sealed is not None and not room.private:
+                raise InvalidPayload("Only a private room's messages are sealed.", code="not_private")
+            reply_to = None
+            if p.reply_to:
+                async with services.db.read() as s:
+                    reply_to = await checked_reply_to(s, room.id, p.reply_to)
+            if not server_written:
+                for check in self.hooks.pre_send_checks:
+                    await check(services, room, sender)
+                await services.limiter.check(
+                    services.settings.message_rate, "messages", sender.id,
+                    message="You are sending messages too fast. Please wait a moment.", shared=False,
+                )
+        except AppError:
+            # These ran before the write, which is where membership is checked: a retried
+            # client_id is answered with what was stored, whatever the checks say now, and
+            # someone not in the room learns nothing of it from a check's answer.
+            if await self._stored_before(keys):
+                return None
+            await self._require_member(keys)
+            raise
+        message_id = new_id()
+        nonce, ciphertext = (None, None) if body is None else services.keyring.seal(room.id, room.wrapped_key, message_id, body)
+        message = {
+            "id": message_id, "room_id": room.id, "sender_id": sender.id, "client_id": p.client_id, "nonce": nonce,
+            "ciphertext": ciphertext, "language": p.language[:8], "kind": kind, "created_at": now, "safety": safety,
+            "sealed": sealed, "reply_to": reply_to,
+        }
+        try:
+            seq = await self._write(message, {"room_id": room.id, "sender_id": sender.id, "now": now, "server_written": server_written})
+        except IntegrityError:
+            # This client_id was stored before (a retry, here or on another process); nothing was written.
+            return None
+        if seq is None:
+            # The bump matched no row: a stored retry, a mute, or no longer a member.
+            if await self._stored_before(keys):
+                return None
+            await self._require_member(keys)
+            raise Forbidden("You are muted in this room for now.", code="muted")
+        room.last_seq = seq
+        row = Message(
+            id=message_id, room_id=room.id, seq=seq, sender_id=sender.id, client_id=p.client_id,
+            nonce=nonce, ciphertext=ciphertext, language=message["language"], kind=kind,
+            created_at=now, safety=safety, sealed=sealed, reply_to=reply_to,
+        )
+        return room, message_view(room.id, row, body)
+
+    async def _write(self, message: dict[str, Any], may_write: dict[str, Any]) -> int | None:
+        """Bump the room's seq if the sender may write (``may_write``: room, sender, now, whether
+        the server writes it) and insert ``message`` with it, durably; the seq, or None when the
+        sender may not write. Raises IntegrityError for a client_id stored before."""
+        db = self.services.db
+        if not db.is_sqlite and message["sealed"] is None:
+            params = {**may_write, **{f"m_{c}": message[c] for c in _MESSAGE_COLUMNS}}
+            rows = await db.run_alone(_BUMP_AND_INSERT, params)
+            return rows[0].seq if rows else None
+        async with db.transaction() as s:
+            seq = await s.scalar(_NEXT_SEQ, may_write)
+            if seq is None:
+                return None
+            await s.execute(_INSERT_MESSAGE, {**message, "seq": seq})
+            return seq
+
+    async def _room_row(self, room_id: str) -> dict[str, Any] | None:
+        """The room's row as the send path reads it: cached per process, dropped on any committed
+        change of the room or its members (server/chat/room_cache.py). Its seq is not used."""
+        async def load() -> dict[str, Any] | None:
+            async with self.services.db.read() as s:
+                found = (await s.execute(_ROOM_ROW, {"room_id": room_id})).first()
+            return dict(found._mapping) if found is not None else None
+
+        if len(room_id) > 64:
+            return None
+        return await self.services.room_cache.get("send_room", room_id, load)
+
+    async def _stored_before(self, keys: dict[str, str]) -> bool:
+        async with self.services.db.read() as s:
+            return await s.scalar(_RETRIED, keys) is not None
+
+    async def _require_member(self, keys: dict[str, str]) -> None:
+        async with self.services.db.read() as s:
+            if await s.scalar(_MEMBERSHIP_OF, keys) is None:
+                raise Forbidden("That room does not exist or you are not a member.")
 
     async def _existing(self, sender: "AuthUser", p: SendMessage) -> dict[str, Any]:
         async with self.services.db.read() as s:

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.chat.room_access import RoomOnly, RoomUser
 from server.core.errors import Conflict, InvalidPayload, NotFound, RateLimited
@@ -26,6 +25,7 @@ from .state import group_action, now_utc
 
 if TYPE_CHECKING:
     from server.accounts.users import AuthUser
+    from server.services import Services
 
 router = EventRouter()
 
@@ -64,17 +64,18 @@ class LowerHand(msgspec.Struct, forbid_unknown_fields=True):
     user_id: str | None = None
 
 
-async def enforce_slow_mode(session: AsyncSession, room: Room, sender: "AuthUser") -> None:
+async def enforce_slow_mode(services: "Services", room: Room, sender: "AuthUser") -> None:
     """Refuse a member's message sent sooner than the group's slow-mode interval after their last."""
     seconds = int(((room.settings or {}).get("group") or {}).get("slow_mode_seconds") or 0)
     if room.kind != "group" or seconds <= 0:
         return
-    role = await session.scalar(select(Membership.role).where(Membership.room_id == room.id, Membership.user_id == sender.id))
-    if role in MODERATORS:
-        return
-    last = await session.scalar(
-        select(func.max(Message.created_at)).where(Message.room_id == room.id, Message.sender_id == sender.id)
-    )
+    async with services.db.read() as session:
+        role = await session.scalar(select(Membership.role).where(Membership.room_id == room.id, Membership.user_id == sender.id))
+        if role in MODERATORS:
+            return
+        last = await session.scalar(
+            select(func.max(Message.created_at)).where(Message.room_id == room.id, Message.sender_id == sender.id)
+        )
     if last is None:
         return
     wait = seconds - (now_utc() - last).total_seconds()

@@ -10,12 +10,13 @@ import contextlib
 import itertools
 import logging
 from pathlib import Path
-from typing import AsyncIterator, Callable, cast
+from typing import Any, AsyncIterator, Callable, cast
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, make_url, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.sql import Executable
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 
@@ -101,6 +102,10 @@ class Database:
             event.listen(self.read_engine.sync_engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
         else:
             self.read_engine = self.engine
+        # One statement that is its own transaction: no BEGIN and COMMIT round trips (the send path on PostgreSQL).
+        self.autocommit_engine: AsyncEngine | None = (
+            None if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self._commit_listeners: list[CommitListener] = []
         info = {_KEYRING: keyring, _DATABASE: self}
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, info=info)
@@ -148,6 +153,13 @@ class Database:
         async with self.read_sessions() as session:
             async with session.begin():
                 yield session
+
+    async def run_alone(self, statement: Executable, params: dict[str, Any]) -> list[Row[Any]]:
+        """Run one Core statement as its own transaction, committed (durably) when this returns.
+        PostgreSQL only: a data-modifying CTE there does in one statement what takes several here."""
+        assert self.autocommit_engine is not None
+        async with self.autocommit_engine.connect() as conn:
+            return list((await conn.execute(statement, params)).all())
 
     async def close(self) -> None:
         await self.engine.dispose()
