@@ -1,8 +1,8 @@
 """What runs around a message on its way from sender to readers, in one typed registry.
 
 The send path, in order: ``language_of`` names the message's language; every ``pre_send`` hook
-runs before the room's lock (crisis scanning, with any translation it needs); inside the storing
-transaction every ``pre_send_check`` may refuse it (a group's slow mode); once it is durable, what
+runs before the room's lock (crisis scanning, with any translation it needs); under the lock,
+just before the write, every ``pre_send_check`` may refuse it (a group's slow mode); once it is durable, what
 the pre-send hooks asked for and every ``before_fanout`` hook run (storing a crisis alert);
 ``message:new`` goes out; the ``after_fanout`` hooks start as tasks (translations, a responder's
 first contact); the sender gets the ack. ``history`` hooks add to pages of history asked to be translated (translations), ``pages`` hooks

@@ -2,8 +2,9 @@
 
 The send path, in order: name the message's language; run the pre-send hooks (crisis scanning,
 with any translation it needs) before taking any lock, so a slow scan in one message never holds
-another's; check membership and limits; under the room's lock, allocate the next seq and insert
-the ciphertext in one transaction and commit (durable); run what the pre-send hooks asked to run
+another's; under the room's lock, run the pre-send checks and the sender's budget, then allocate
+the next seq (where membership and mute are checked) and insert the ciphertext in one transaction
+(on PostgreSQL one statement) that is durable when it returns; run what the pre-send hooks asked to run
 once the message is stored (e.g. store a crisis alert) and the before-fan-out hooks; emit
 ``message:new`` to the room; start the after-fan-out hooks (translations) as tracked tasks; only
 then ack. Emitting under the same lock keeps one process's fan-out in seq order; across
