@@ -98,6 +98,9 @@ async def test_two_people_talk_in_a_private_room_and_the_server_keeps_none_of_th
 
     await ana.page.locator(".private-room").get_by_role("button", name="Compare safety numbers").click()
     await mo.page.locator(".private-room").get_by_role("button", name="Compare safety numbers").click()
+    # Each page works its number out with WebCrypto after the click: read them once both are shown.
+    await expect(ana.page.locator(".safety-number code")).to_have_count(1)
+    await expect(mo.page.locator(".safety-number code")).to_have_count(1)
     ana_digits = await ana.page.locator(".safety-number code").all_text_contents()
     mo_digits = await mo.page.locator(".safety-number code").all_text_contents()
     assert len(ana_digits) == len(mo_digits) == 1 and ana_digits == mo_digits and len(ana_digits[0].split()) == 12
