@@ -65,15 +65,10 @@ _MAY_WRITE = exists().where(
     or_(_MEMBERSHIPS.c.muted_until.is_(None), _MEMBERSHIPS.c.muted_until <= bindparam("now"),
         bindparam("server_written", type_=Boolean)),
 )
-_NEXT_SEQ = (
-    update(_ROOMS).where(_ROOMS.c.id == bindparam("room_id"), _MAY_WRITE)
-    .values(last_seq=_ROOMS.c.last_seq + 1).returning(_ROOMS.c.last_seq)
-)
+_BUMP = update(_ROOMS).where(_ROOMS.c.id == bindparam("room_id"), _MAY_WRITE).values(last_seq=_ROOMS.c.last_seq + 1)
+_NEXT_SEQ = _BUMP.returning(_ROOMS.c.last_seq)
 _MESSAGE_COLUMNS = ("id", "sender_id", "client_id", "nonce", "ciphertext", "language", "kind", "created_at", "safety", "reply_to")
-_BUMPED = (
-    update(_ROOMS).where(_ROOMS.c.id == bindparam("room_id"), _MAY_WRITE)
-    .values(last_seq=_ROOMS.c.last_seq + 1).returning(_ROOMS.c.id, _ROOMS.c.last_seq).cte("bumped")
-)
+_BUMPED = _BUMP.returning(_ROOMS.c.id, _ROOMS.c.last_seq).cte("bumped")
 _BUMP_AND_INSERT = insert(_MESSAGES).from_select(
     ["room_id", "seq", *_MESSAGE_COLUMNS],
     # Named m_*: an execution parameter named like a rooms column would join the UPDATE's SET.
