@@ -21,6 +21,7 @@ checks the file is current (``sources_digest``). Rebuild with ``python -m crisis
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 from importlib import resources
@@ -127,6 +128,15 @@ def build() -> dict[str, Any]:
 
 
 def write(path: Path = OUTPUT) -> Path:
+    """The JSON, and beside it the same bytes gzipped (8 MB → 1.4 MB), which the static route
+    serves to every browser that accepts gzip: a phone on a mobile network fetches it when its
+    person first opens a private room. ``mtime=0`` keeps a rebuild byte-identical."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(build(), ensure_ascii=False, separators=(",", ":")), "utf-8")
+    data = json.dumps(build(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    path.write_bytes(data)
+    compressed_copy(path).write_bytes(gzip.compress(data, compresslevel=9, mtime=0))
     return path
+
+
+def compressed_copy(path: Path = OUTPUT) -> Path:
+    return path.with_name(path.name + ".gz")

@@ -9,10 +9,12 @@ language as the writer's hint, as the live scan gives it.
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 import subprocess
 
+import aiohttp
 import pytest
 
 from crisis.browser_model import OUTPUT, sources_digest
@@ -32,6 +34,16 @@ def model() -> dict:
 
 def test_the_shipped_browser_model_was_built_from_the_current_lexicons_and_classifier(model):
     assert model["sources_digest"] == sources_digest(), "run: python -m crisis browser-model"
+
+
+async def test_a_browser_that_accepts_gzip_downloads_the_model_compressed_and_identical(sqlite_server):
+    async with aiohttp.ClientSession(auto_decompress=False) as http:
+        async with http.get(f"{sqlite_server.url}/static/js/crisis/model.json", headers={"Accept-Encoding": "gzip"}) as response:
+            assert response.status == 200 and response.headers["Content-Encoding"] == "gzip"
+            sent = await response.read()
+    print(f"model: {OUTPUT.stat().st_size:,} bytes, sent gzipped as {len(sent):,}")
+    assert len(sent) < OUTPUT.stat().st_size / 4
+    assert gzip.decompress(sent) == OUTPUT.read_bytes(), "run: python -m crisis browser-model"
 
 
 def test_the_browser_and_the_server_give_the_same_tier_on_the_evaluation_corpus(tmp_path):
