@@ -75,7 +75,7 @@ _BUMP_AND_INSERT = insert(_MESSAGES).from_select(
     select(_BUMPED.c.id, _BUMPED.c.last_seq, *(bindparam(f"m_{c}", type_=_MESSAGES.c[c].type) for c in _MESSAGE_COLUMNS)),
 ).returning(_MESSAGES.c.seq)
 _ROOM_ROW = select(_ROOMS).where(_ROOMS.c.id == bindparam("room_id"))
-_MEMBERSHIP_OF = select(Membership).where(Membership.room_id == bindparam("room_id"), Membership.user_id == bindparam("sender_id"))
+_MEMBERSHIP_OF = select(Membership.user_id).where(Membership.room_id == bindparam("room_id"), Membership.user_id == bindparam("sender_id"))
 _RETRIED = select(Message.id).where(
     Message.room_id == bindparam("room_id"), Message.sender_id == bindparam("sender_id"), Message.client_id == bindparam("client_id"),
 )
@@ -341,13 +341,14 @@ class MessageService:
     async def _room_row(self, room_id: str) -> dict[str, Any] | None:
         """The room's row as the send path reads it: cached per process, dropped on any committed
         change of the room or its members (server/chat/room_cache.py). Its seq is not used."""
+        if len(room_id) > 64:
+            return None
+
         async def load() -> dict[str, Any] | None:
             async with self.services.db.read() as s:
                 found = (await s.execute(_ROOM_ROW, {"room_id": room_id})).first()
             return dict(found._mapping) if found is not None else None
 
-        if len(room_id) > 64:
-            return None
         return await self.services.room_cache.get("send_room", room_id, load)
 
     async def _stored_before(self, keys: dict[str, str]) -> bool:
