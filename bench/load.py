@@ -300,7 +300,7 @@ def run_load(target: Target, group: int, rates: list[int], duration: float, prof
             spy = None
             if profile_dir and target.name.startswith("ours"):
                 # py-spy samples the first server process over the sending phase (raw collapsed stacks).
-                spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pids[0]), "--duration", str(int(duration)),
+                spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--rate", "200", "--pid", str(pids[0]), "--duration", str(int(duration)),
                                         "--format", "raw", "--nonblocking", "-o", str(Path(profile_dir) / f"{target.name}-{rate}.txt")],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             cpu0, t0 = sum(cpu_seconds(p) for p in pids), time.monotonic()

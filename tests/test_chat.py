@@ -6,7 +6,10 @@ import asyncio
 import sqlite3
 import uuid
 
-from tests.live_server import close_all, register
+import asyncpg
+
+from tests.conftest import PG_ADMIN_DSN, new_pg_database
+from tests.live_server import ServerProcess, close_all, register
 
 
 async def direct_room(a, b):
@@ -210,6 +213,32 @@ async def test_the_database_never_holds_a_body_in_plaintext(sqlite_server):
     for path in sqlite_server.data_dir.glob("mentalverse.db*"):
         assert secret.encode() not in path.read_bytes(), path
         assert secret.encode("utf-16-le") not in path.read_bytes(), path
+
+
+async def test_a_send_after_the_database_dropped_every_connection_is_stored_and_acked(tmp_path):
+    """PostgreSQL restarted or an operator terminated the server's sessions: the pooled
+    connections are dead, and the next message is still stored, acknowledged and in history."""
+    server = ServerProcess(data_dir=tmp_path, database_url=new_pg_database()).start()
+    try:
+        mentee, mentor = await register(server), await register(server, role="mentor")
+        a, room = await direct_room(mentee, mentor)
+        await a.call("message:send", {"room_id": room["id"], "client_id": "before", "body": "before the drop"})
+        database = server.database_url.rsplit("/", 1)[1]
+        admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+        try:
+            dropped = await admin.fetchval(
+                "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1) t", database)
+        finally:
+            await admin.close()
+        assert dropped >= 1
+        ack = await a.call("message:send", {"room_id": room["id"], "client_id": "after", "body": "after the drop"})
+        assert ack["ok"] is True, ack
+        history = await a.call("message:history", {"room_id": room["id"], "after_seq": 0, "limit": 10})
+        assert [m["body"] for m in history["messages"]] == ["before the drop", "after the drop"]
+        assert [m["seq"] for m in history["messages"]] == [1, 2]
+        await close_all(mentee, mentor)
+    finally:
+        server.stop()
 
 
 async def test_a_server_restart_loses_no_acknowledged_message(fresh_server):

@@ -140,3 +140,28 @@ async def test_a_bad_token_flood_and_a_slowloris_flood_do_not_stop_legitimate_ch
         await close_all(mentee, mentor)
     finally:
         server.stop()
+
+
+def test_per_process_budgets_count_a_window_then_forget_it():
+    """The in-process message and event budgets: a window counts hits until it ends, then starts
+    again; the windows of people who stopped sending are dropped, so a long-running process does
+    not keep one counter per person it ever saw."""
+    from limits import parse
+    from limits.strategies import FixedWindowRateLimiter
+
+    from server.transport.ratelimit import ProcessCounters
+
+    counters = ProcessCounters(sweep_every_s=0.05)
+    budget = FixedWindowRateLimiter(counters)
+    three_a_second = parse("3/second")
+    assert [budget.hit(three_a_second, "alice") for _ in range(4)] == [True, True, True, False]
+    assert budget.hit(three_a_second, "bob") is True
+    for person in range(1_000):
+        counters.incr(f"visitor-{person}", expiry=0.01)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and budget.hit(three_a_second, "alice") is False:
+        time.sleep(0.05)
+    assert budget.hit(three_a_second, "alice") is True
+    time.sleep(0.06)
+    counters.incr("carol", expiry=60)
+    assert counters.reset() == 2  # alice's new window and carol's: bob's and the visitors' ended

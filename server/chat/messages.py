@@ -44,9 +44,6 @@ log = logging.getLogger("server.messages")
 router = EventRouter()
 
 HISTORY_MAX_PAGE = 500
-# (room, sender) pairs known to be a member's and not private (a room never changes kind): their
-# next plaintext send skips the look-up; the storing transaction checks membership again anyway.
-_OPEN_ROOMS_REMEMBERED = 50_000
 
 # The send path's statements, built once: building one per message (and its cache key) showed in
 # the profile (bench/README.md, issue 23). Core statements on the tables, not ORM: same SQL, a
@@ -75,6 +72,7 @@ _BUMP_AND_INSERT = insert(_MESSAGES).from_select(
     select(_BUMPED.c.id, _BUMPED.c.last_seq, *(bindparam(f"m_{c}", type_=_MESSAGES.c[c].type) for c in _MESSAGE_COLUMNS)),
 ).returning(_MESSAGES.c.seq)
 _ROOM_ROW = select(_ROOMS).where(_ROOMS.c.id == bindparam("room_id"))
+_MEMBER_IDS = select(_MEMBERSHIPS.c.user_id).where(_MEMBERSHIPS.c.room_id == bindparam("room_id"))
 _MEMBERSHIP_OF = select(Membership.user_id).where(Membership.room_id == bindparam("room_id"), Membership.user_id == bindparam("sender_id"))
 _RETRIED = select(Message.id).where(
     Message.room_id == bindparam("room_id"), Message.sender_id == bindparam("sender_id"), Message.client_id == bindparam("client_id"),
@@ -138,7 +136,6 @@ class MessageService:
         self._room_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.hooks = MessageHooks()
         self._after_fanout_tasks: set[asyncio.Task[None]] = set()
-        self._open_rooms: set[tuple[str, str]] = set()
 
     def _validate_body(self, body: str) -> str:
         if not body.strip():
@@ -225,22 +222,11 @@ class MessageService:
     async def _refuse_plaintext_in_private_room(self, sender: "AuthUser", room_id: str) -> None:
         """``sealed_required`` for a member sending plaintext to a private room; ``forbidden`` for
         anyone not in the room, whatever they sent (they learn nothing about it)."""
-        if (room_id, sender.id) in self._open_rooms:
-            return
-        private = None
-        if len(room_id) <= 64:
-            async with self.services.db.read() as s:
-                private = await s.scalar(
-                    select(Room.private).join(Membership, (Membership.room_id == Room.id) & (Membership.user_id == sender.id))
-                    .where(Room.id == room_id)
-                )
-        if private is None:
+        room = await self._send_room(room_id, sender.id)
+        if room is None:
             raise Forbidden("That room does not exist or you are not a member.")
-        if private:
+        if room["row"]["private"]:
             raise InvalidPayload("This room is private: messages must be sealed on your device.", code="sealed_required")
-        if len(self._open_rooms) >= _OPEN_ROOMS_REMEMBERED:
-            self._open_rooms.clear()
-        self._open_rooms.add((room_id, sender.id))
 
     async def _run_after_fanout(self, hook: FanoutHook, sent: SentMessage) -> None:
         try:
@@ -268,10 +254,10 @@ class MessageService:
         services = self.services
         now = datetime.now(timezone.utc)
         keys = {"room_id": p.room_id, "sender_id": sender.id, "client_id": p.client_id}
-        room_row = await self._room_row(p.room_id)
-        if room_row is None:
+        send_room = await self._send_room(p.room_id, sender.id)
+        if send_room is None:
             raise Forbidden("That room does not exist or you are not a member.")
-        room = Room(**room_row)
+        room = Room(**send_room["row"])
         try:
             if room.private and sealed is None and not server_written:
                 raise InvalidPayload("This room is private: messages must be sealed on your device.", code="sealed_required")
@@ -330,7 +316,7 @@ class MessageService:
         if not db.is_sqlite and message["sealed"] is None:
             params = {**may_write, **{f"m_{c}": message[c] for c in _MESSAGE_COLUMNS}}
             rows = await db.run_alone(_BUMP_AND_INSERT, params)
-            return rows[0].seq if rows else None
+            return rows[0]["seq"] if rows else None
         async with db.transaction() as s:
             seq = await s.scalar(_NEXT_SEQ, may_write)
             if seq is None:
@@ -338,18 +324,33 @@ class MessageService:
             await s.execute(_INSERT_MESSAGE, {**message, "seq": seq})
             return seq
 
-    async def _room_row(self, room_id: str) -> dict[str, Any] | None:
-        """The room's row as the send path reads it: cached per process, dropped on any committed
-        change of the room or its members (server/chat/room_cache.py). Its seq is not used."""
+    async def _send_room(self, room_id: str, sender_id: str) -> dict[str, Any] | None:
+        """The room as the send path reads it (``row``: its row, whose seq is not used;
+        ``members``: who is in it), or None if it does not exist or the sender is not a member.
+
+        Cached per process and dropped on any committed change of the room or its members
+        (server/chat/room_cache.py), so that the gate before the pre-send hooks reads nothing.
+        It only gates: the storing statement decides again, from the database, who may write.
+        A sender the cached room does not list is looked up afresh before being refused (another
+        process may have added them a moment ago and its invalidation may still be on its way).
+        """
         if len(room_id) > 64:
             return None
 
         async def load() -> dict[str, Any] | None:
             async with self.services.db.read() as s:
                 found = (await s.execute(_ROOM_ROW, {"room_id": room_id})).first()
-            return dict(found._mapping) if found is not None else None
+                if found is None:
+                    return None
+                members = frozenset(await s.scalars(_MEMBER_IDS, {"room_id": room_id}))
+            return {"row": dict(found._mapping), "members": members}
 
-        return await self.services.room_cache.get("send_room", room_id, load)
+        cache = self.services.room_cache
+        room = await cache.get("send_room", room_id, load)
+        if room is None or sender_id not in room["members"]:
+            cache.invalidate([room_id])
+            room = await cache.get("send_room", room_id, load)
+        return room if room is not None and sender_id in room["members"] else None
 
     async def _stored_before(self, keys: dict[str, str]) -> bool:
         async with self.services.db.read() as s:

@@ -6,16 +6,20 @@ and views that are built inside a session (a room's title, its agenda) read them
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import logging
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, cast
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, make_url, text
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
@@ -102,10 +106,10 @@ class Database:
             event.listen(self.read_engine.sync_engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
         else:
             self.read_engine = self.engine
-        # One statement that is its own transaction: no BEGIN and COMMIT round trips (the send path on PostgreSQL).
-        self.autocommit_engine: AsyncEngine | None = (
-            None if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        )
+        # The send path's one statement on PostgreSQL goes to asyncpg directly (see ``run_alone``).
+        self._alone_pool: asyncpg.Pool | None = None
+        self._alone_pool_lock = asyncio.Lock()
+        self._alone_sql: dict[Executable, tuple[str, tuple[str, ...], dict[str, Any]]] = {}
         self._commit_listeners: list[CommitListener] = []
         info = {_KEYRING: keyring, _DATABASE: self}
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, info=info)
@@ -154,17 +158,55 @@ class Database:
             async with session.begin():
                 yield session
 
-    async def run_alone(self, statement: Executable, params: dict[str, Any]) -> list[Row[Any]]:
-        """Run one Core statement as its own transaction, committed (durably) when this returns.
-        PostgreSQL only: a data-modifying CTE there does in one statement what takes several here."""
-        assert self.autocommit_engine is not None
-        async with self.autocommit_engine.connect() as conn:
-            return list((await conn.execute(statement, params)).all())
+    async def run_alone(self, statement: Executable, params: dict[str, Any]) -> list[asyncpg.Record]:
+        """Run one Core statement as its own transaction, committed (durably) when this returns;
+        raises IntegrityError on a constraint violation, as the engine does. PostgreSQL only: a
+        data-modifying CTE there does in one statement what takes several here.
+
+        Straight to asyncpg, compiled once: through the engine each call also paid SQLAlchemy's
+        execution context, the greenlet hop and a pre-ping of three round trips (BEGIN, ping,
+        ROLLBACK), about a third of the send path's database CPU (bench/README.md, issue 23).
+        No pre-ping is needed: asyncpg sees a connection the database closed (a restart, a
+        terminated backend) as closed, and the pool opens a new one instead. A statement cut off
+        half-way fails its send, and the client's retry (same client_id) is answered either way.
+        The values go to asyncpg as given (str, bytes, int, bool, aware datetimes): no bind processing.
+        """
+        sql, names, defaults = self._compiled_alone(statement)
+        args = [params[name] if name in params else defaults[name] for name in names]
+        pool = await self._pool_alone()
+        try:
+            return await pool.fetch(sql, *args)
+        except asyncpg.IntegrityConstraintViolationError as e:
+            raise IntegrityError(sql, None, e) from e
+
+    def _compiled_alone(self, statement: Executable) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+        compiled = self._alone_sql.get(statement)
+        if compiled is None:
+            c = statement.compile(dialect=asyncpg_dialect())
+            compiled = (c.string, tuple(c.positiontup or ()), dict(c.params))
+            self._alone_sql[statement] = compiled
+        return compiled
+
+    async def _pool_alone(self) -> asyncpg.Pool:
+        if self._alone_pool is None:
+            async with self._alone_pool_lock:
+                if self._alone_pool is None:
+                    dsn = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+                    self._alone_pool = await asyncpg.create_pool(dsn, min_size=1, max_size=10, reset=_nothing_to_reset)
+        return self._alone_pool
 
     async def close(self) -> None:
+        if self._alone_pool is not None:
+            await self._alone_pool.close()
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()
+
+
+async def _nothing_to_reset(_connection: asyncpg.Connection) -> None:
+    """These connections only ever run one statement at a time, outside any transaction: they
+    keep no session state, so the pool's default reset (a round trip on every release: RESET ALL,
+    UNLISTEN *, CLOSE ALL…) has nothing to undo. asyncpg still rolls back a transaction left open."""
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
