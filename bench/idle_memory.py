@@ -10,6 +10,9 @@ room; tracemalloc's snapshot before and after (one frame per allocation) is diff
 the largest sites are printed with their bytes per connection, beside the RSS growth per
 connection (tracemalloc itself costs memory, so the RSS figure here is higher than load.py's).
 ``churn``: no tracemalloc; RSS before, with N connected, and after they leave, per round.
+``churn-sites``: the churn under tracemalloc, and what is still allocated after the last round
+that was not before, by site: what the process keeps (caches, leaks) as against what the
+allocator keeps (freed memory it has not returned).
 Loopback only; every step bounded in time.
 """
 
@@ -36,7 +39,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from load import PG_ADMIN_DSN, Generator, OwnRedis, _pg, free_port, prepare_ours, rss_mb  # noqa: E402
 
 SETTLE = 2.0  # seconds after connecting before measuring
-AFTER_DISCONNECT = 6.0  # seconds after the last disconnect: longer than server.core.heap's trim check
+AFTER_DISCONNECT = 30.0  # seconds after the last disconnect: Engine.IO lets closed sockets go within its 20 s ping timeout, then the 5 s trim check
 
 
 def settings_for(workdir: Path, redis_url: str, db_name: str, port: int) -> Any:
@@ -81,6 +84,7 @@ def drive(mode: str, users: list[dict[str, Any]], url: str, rounds: int, top: in
             by_site(snap0, snap1, len(users), top)
             gen.disconnect()
             return
+        snap0 = tracemalloc.take_snapshot() if mode == "churn-sites" else None
         for r in range(rounds):
             gen.connect(url, users)
             time.sleep(SETTLE)
@@ -90,6 +94,9 @@ def drive(mode: str, users: list[dict[str, Any]], url: str, rounds: int, top: in
             after = rss_mb(pid)
             print(f"  round {r + 1}: rss before {rss0:.0f} MB, {len(users)} connected {peak:.0f} MB, after disconnect {after:.0f} MB "
                   f"({100 * (after / rss0 - 1):+.0f} % of before)", flush=True)
+        if snap0 is not None:
+            gc.collect()
+            by_site(snap0, tracemalloc.take_snapshot(), len(users), top)
     finally:
         gen.close()
 
@@ -111,7 +118,7 @@ async def serve_and_drive(settings: Any, mode: str, users: list[dict[str, Any]],
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mode", choices=("idle", "churn"), default="idle")
+    parser.add_argument("--mode", choices=("idle", "churn", "churn-sites"), default="idle")
     parser.add_argument("--users", type=int, default=0, help="default: 400 idle, 2000 churn")
     parser.add_argument("--group", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
@@ -130,7 +137,7 @@ def main() -> int:
         try:
             settings = settings_for(workdir, redis.url, db_name, free_port())
             users = asyncio.run(prepare_ours(settings, n, args.group))
-            if args.mode == "idle":
+            if args.mode != "churn":
                 tracemalloc.start(1)
             uvloop.run(serve_and_drive(settings, args.mode, users, args.rounds, args.top))
         finally:

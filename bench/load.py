@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -330,6 +331,9 @@ def run_load(target: Target, group: int, rates: list[int], duration: float, prof
         gen.close()
 
 
+CHURN_SETTLE = 30.0  # seconds after the last disconnect of a round
+
+
 def run_churn(target: Target, rounds: int) -> dict[str, Any]:
     pids = target.pids
     gen = Generator()
@@ -342,7 +346,9 @@ def run_churn(target: Target, rounds: int) -> dict[str, Any]:
             time.sleep(1.0)
             peaks.append(sum(rss_mb(p) for p in pids))
             gen.disconnect()
-            time.sleep(6.0)  # longer than server.core.heap's 5 s trim check
+            # Engine.IO lets a closed socket go when its service task next passes it (up to the
+            # 20 s ping timeout), then server.core.heap's 5 s check trims: measure after both.
+            time.sleep(CHURN_SETTLE)
             afters.append(sum(rss_mb(p) for p in pids))
             print(f"  {target.name:5} connected {len(target.users)}: rss {peaks[-1]:.0f} MB; after disconnect: {afters[-1]:.0f} MB", flush=True)
         return {"rss_start_mb": before, "rss_connected_mb": peaks, "rss_after_mb": afters}
@@ -368,6 +374,45 @@ def print_ratios(results: dict[str, Any]) -> None:
                   f"efficiency {t['delivered_per_s'] / max(o['delivered_per_s'], 1):.2f}x; p99 {t['p99_ms']:.1f} vs {o['p99_ms']:.1f} ms")
 
 
+def run_target(name: str, args: argparse.Namespace, rates: list[int], duration: float, workdir: Path,
+               redis: "OwnRedis | None", extra: dict[str, str]) -> dict[str, Any]:
+    """Start one target, run the load (or churn) against it, stop it."""
+    if name.startswith("ours"):
+        target = start_ours(args.users, args.group, workdir, redis.url if redis else "", extra, int(name[4:] or 1))
+    else:
+        target = start_pysio(args.users, args.group) if name == "pysio" else start_node(args.users, args.group)
+    try:
+        try:
+            result = run_load(target, args.group, rates, duration, args.profile) if args.mode == "load" else run_churn(target, args.rounds)
+        except RuntimeError:
+            if name.startswith("ours"):  # the server's own account of what went wrong
+                errors = [line for line in (workdir / "ours.log").read_text().splitlines() if '"error"' in line]
+                print("\n".join(errors[-5:])[-4000:], file=sys.stderr)
+            raise
+        if args.mode == "load":
+            print(f"  {name:5} idle: {result['kb_per_idle_connection']:.1f} KB per connection "
+                  f"(rss {result['rss_start_mb']:.0f} -> {result['rss_idle_mb']:.0f} MB)", flush=True)
+        return result
+    finally:
+        target.stop()
+        if name.startswith("ours"):
+            asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{target.db_name}" WITH (FORCE)'))  # type: ignore[attr-defined]
+
+
+def print_median_ratios(runs: list[dict[str, Any]]) -> None:
+    """The machine's speed moves between runs (shared VM): the median of each run's own ratio."""
+    for ref in ("pysio", "node"):
+        if not all("ours" in r and ref in r for r in runs):
+            continue
+        print(f"ours / {ref}, median over {len(runs)} runs (each run's ratios, then the median):")
+        for i, level in enumerate(runs[0]["ours"]["levels"]):
+            cpu = [r["ours"]["levels"][i]["server_us_per_delivery"] / r[ref]["levels"][i]["server_us_per_delivery"] for r in runs]
+            p99 = [r["ours"]["levels"][i]["p99_ms"] for r in runs]
+            print(f"  {level['target_deliveries_per_s']:>6}/s: cpu per delivery {statistics.median(cpu):.2f}x "
+                  f"(runs: {', '.join(f'{x:.2f}' for x in cpu)}); ours p99 {statistics.median(p99):.1f} ms "
+                  f"(runs: {', '.join(f'{x:.0f}' for x in p99)})", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", choices=("load", "churn"), default="load")
@@ -376,6 +421,7 @@ def main() -> int:
     parser.add_argument("--rates", default="1000,3000,6000", help="deliveries per second, comma-separated")
     parser.add_argument("--duration", type=float, default=12.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=1, help="run every target this many times, alternating their order; prints median ratios")
     parser.add_argument("--targets", default="ours,pysio,node", help="ours, ours2 (two processes), pysio, node")
     parser.add_argument("--no-redis", action="store_true", help="run ours with the in-process manager")
     parser.add_argument("--ours-env", default="", help="extra env for ours, e.g. MALLOC_ARENA_MAX=2,MV_X=1")
@@ -390,42 +436,34 @@ def main() -> int:
     extra = dict(kv.split("=", 1) for kv in args.ours_env.split(",") if kv)
     print(f"machine: {platform.node()} {os.cpu_count()} cores, {platform.platform()}, python {platform.python_version()}; "
           f"{time.strftime('%Y-%m-%d %H:%M')}; users {args.users}, rooms of {args.group}, mode {args.mode}", flush=True)
-    results: dict[str, Any] = {}
+    runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="mvbench-") as tmp:
         workdir = Path(tmp)
         redis = None if args.no_redis else OwnRedis(workdir)
         try:
-            for name in args.targets.split(","):
-                if name.startswith("ours"):
-                    target = start_ours(args.users, args.group, workdir, redis.url if redis else "", extra, int(name[4:] or 1))
-                else:
-                    target = start_pysio(args.users, args.group) if name == "pysio" else start_node(args.users, args.group)
-                try:
-                    try:
-                        results[name] = run_load(target, args.group, rates, duration, args.profile) if args.mode == "load" else run_churn(target, args.rounds)
-                    except RuntimeError:
-                        if name.startswith("ours"):  # the server's own account of what went wrong
-                            errors = [line for line in (workdir / "ours.log").read_text().splitlines() if '"error"' in line]
-                            print("\n".join(errors[-5:])[-4000:], file=sys.stderr)
-                        raise
-                    if args.mode == "load":
-                        print(f"  {name:5} idle: {results[name]['kb_per_idle_connection']:.1f} KB per connection "
-                              f"(rss {results[name]['rss_start_mb']:.0f} -> {results[name]['rss_idle_mb']:.0f} MB)", flush=True)
-                finally:
-                    target.stop()
-                    if name.startswith("ours"):
-                        asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{target.db_name}" WITH (FORCE)'))  # type: ignore[attr-defined]
+            for repeat in range(args.repeat):
+                if args.repeat > 1:
+                    print(f"run {repeat + 1} of {args.repeat} ({time.strftime('%H:%M')}, load average {os.getloadavg()[0]:.1f})", flush=True)
+                results: dict[str, Any] = {}
+                runs.append(results)
+                # Every other run in the reverse order, so that a machine speeding up or slowing down
+                # over the runs favours neither ours nor the references.
+                names = args.targets.split(",")
+                for name in (names if repeat % 2 == 0 else names[::-1]):
+                    results[name] = run_target(name, args, rates, duration, workdir, redis, extra)
+                if args.mode == "load":
+                    print_ratios(results)
         finally:
             if redis:
                 redis.stop()
-    if args.mode == "load":
-        print_ratios(results)
-    else:
-        for name, r in results.items():
+    if args.mode == "load" and len(runs) > 1:
+        print_median_ratios(runs)
+    if args.mode == "churn":
+        for name, r in runs[-1].items():
             print(f"  {name:5} churn: rss before {r['rss_start_mb']:.0f} MB, after the last round {r['rss_after_mb'][-1]:.0f} MB "
                   f"({100 * (r['rss_after_mb'][-1] / r['rss_start_mb'] - 1):+.0f} %)")
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+        Path(args.json).write_text(json.dumps(runs if len(runs) > 1 else runs[0], indent=2))
     return 0
 
 

@@ -225,7 +225,7 @@ class MessageService:
         room = await self._send_room(room_id, sender.id)
         if room is None:
             raise Forbidden("That room does not exist or you are not a member.")
-        if room["row"]["private"]:
+        if room["room"].private:
             raise InvalidPayload("This room is private: messages must be sealed on your device.", code="sealed_required")
 
     async def _run_after_fanout(self, hook: FanoutHook, sent: SentMessage) -> None:
@@ -257,7 +257,7 @@ class MessageService:
         send_room = await self._send_room(p.room_id, sender.id)
         if send_room is None:
             raise Forbidden("That room does not exist or you are not a member.")
-        room = Room(**send_room["row"])
+        room = send_room["room"]
         try:
             if room.private and sealed is None and not server_written:
                 raise InvalidPayload("This room is private: messages must be sealed on your device.", code="sealed_required")
@@ -300,7 +300,6 @@ class MessageService:
                 return None
             await self._require_member(keys)
             raise Forbidden("You are muted in this room for now.", code="muted")
-        room.last_seq = seq
         row = Message(
             id=message_id, room_id=room.id, seq=seq, sender_id=sender.id, client_id=p.client_id,
             nonce=nonce, ciphertext=ciphertext, language=message["language"], kind=kind,
@@ -325,8 +324,9 @@ class MessageService:
             return seq
 
     async def _send_room(self, room_id: str, sender_id: str) -> dict[str, Any] | None:
-        """The room as the send path reads it (``row``: its row, whose seq is not used;
-        ``members``: who is in it), or None if it does not exist or the sender is not a member.
+        """The room as the send path reads it (``room``: a detached Room, whose seq is not used and
+        which nobody changes; ``members``: who is in it), or None if it does not exist or the
+        sender is not a member.
 
         Cached per process and dropped on any committed change of the room or its members
         (server/chat/room_cache.py), so that the gate before the pre-send hooks reads nothing.
@@ -343,7 +343,7 @@ class MessageService:
                 if found is None:
                     return None
                 members = frozenset(await s.scalars(_MEMBER_IDS, {"room_id": room_id}))
-            return {"row": dict(found._mapping), "members": members}
+            return {"room": Room(**found._mapping), "members": members}
 
         cache = self.services.room_cache
         room = await cache.get("send_room", room_id, load)
