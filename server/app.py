@@ -189,8 +189,10 @@ def register_message_hooks(services: Services) -> None:
     hooks.pre_send.append(crisis_monitoring.SafetyScanner())
     hooks.pre_send_checks.append(moderation.enforce_slow_mode)
     hooks.pre_send_checks.append(blocks.refuse_blocked_direct_message)
-    hooks.after_fanout.append(translation_delivery.deliver_translations)
+    # In one task per message, in this order: a responder's first contact (a look-up) is not kept
+    # waiting behind a translation.
     hooks.after_fanout.append(services.crisis.contacts)
+    hooks.after_fanout.append(translation_delivery.deliver_translations)
     hooks.history.append(translation_delivery.attach_translations)
     hooks.pages.append(reactions.attach_reactions)
     services.health["safety_monitoring"] = functools.partial(crisis_coverage.coverage_report, services)

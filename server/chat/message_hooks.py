@@ -4,8 +4,8 @@ The send path, in order: ``language_of`` names the message's language; every ``p
 runs before the room's lock (crisis scanning, with any translation it needs); under the lock,
 just before the write, every ``pre_send_check`` may refuse it (a group's slow mode); once it is durable, what
 the pre-send hooks asked for and every ``before_fanout`` hook run (storing a crisis alert);
-``message:new`` goes out; the ``after_fanout`` hooks start as tasks (translations, a responder's
-first contact); the sender gets the ack. ``history`` hooks add to pages of history asked to be translated (translations), ``pages`` hooks
+``message:new`` goes out; the ``after_fanout`` hooks start, in order, in one task (a responder's
+first contact, translations); the sender gets the ack. ``history`` hooks add to pages of history asked to be translated (translations), ``pages`` hooks
 to every page (reactions).
 Everything is registered in one place, ``server/app.py``, so reading it lists what runs.
 """

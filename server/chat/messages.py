@@ -197,8 +197,8 @@ class MessageService:
                     log.exception("message.hook_failed", extra={"fields": {"room_id": room.id}})
             await services.sio.emit("message:new", view, to=socket_room(room.id))
             # A server-written record is nobody's act of writing: no translation, no responder's first contact.
-            for hook in ([] if server_written else hooks.after_fanout):
-                task = asyncio.create_task(self._run_after_fanout(hook, sent))
+            if hooks.after_fanout and not server_written:
+                task = asyncio.create_task(self._run_after_fanout(hooks.after_fanout, sent))
                 self._after_fanout_tasks.add(task)
                 task.add_done_callback(self._after_fanout_tasks.discard)
         return view
@@ -228,11 +228,15 @@ class MessageService:
         if room["room"].private:
             raise InvalidPayload("This room is private: messages must be sealed on your device.", code="sealed_required")
 
-    async def _run_after_fanout(self, hook: FanoutHook, sent: SentMessage) -> None:
-        try:
-            await hook(self.services, sent)
-        except Exception:
-            log.exception("message.after_hook_failed", extra={"fields": {"room_id": sent.room.id}})
+    async def _run_after_fanout(self, hooks: list[FanoutHook], sent: SentMessage) -> None:
+        """One task per message runs its after-fan-out hooks in their order (a task per hook was
+        a task too many on every send, while most hooks return at once); one failing does not
+        stop the next."""
+        for hook in hooks:
+            try:
+                await hook(self.services, sent)
+            except Exception:
+                log.exception("message.after_hook_failed", extra={"fields": {"room_id": sent.room.id}})
 
     async def drain_after_fanout(self, timeout: float = 10.0) -> None:
         """On shutdown: let after-fan-out work finish (bounded), then cancel what is left."""
